@@ -1,0 +1,1 @@
+"""os-vif-pref: negotiated VIF binding for Nova and Neutron."""
