@@ -1,0 +1,899 @@
+"""The binding catalogue: load, layer and validate the YAML files.
+
+The catalogue is the one place that says which Neutron bindings this host
+may accept and how each becomes an os-vif object.  Everything downstream
+(plugins' ``describe()``, the preference list, the offer, the Nova-side
+conversion) reads :class:`Entry` objects from here, so the checks are strict
+and every error names file, line, column and field.
+
+Layers, later ones win only where they say so explicitly:
+
+1. the bundled files (``catalogue/`` in the repository, shipped in the wheel
+   as ``os_vif_pref/catalogue_data`` and read with importlib.resources);
+2. files contributed by other installed packages through the entry-point
+   group ``os_vif_pref.catalogues``;
+3. ``*.yaml`` files in the directories of ``[os_vif_pref] catalogue_dirs``.
+
+A later layer may add entries; it may change an existing entry only with
+``override: true`` (merged field by field) and disable one only with
+``enabled: false``.  Any other name collision is an error naming both files.
+A file with errors is left out as a whole (never half-loaded), and the error
+says which file to fix, so a broken vendor file cannot silently take the
+bundled entries down with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import metadata
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Union
+
+import jsonschema
+from oslo_config import cfg
+import yaml
+
+from os_vif_pref import exceptions
+
+LOG = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "os_vif_pref.catalogues"
+FORMAT = 1
+
+#: Neutron's vnic types (neutron_lib.api.definitions.portbindings.VNIC_TYPES).
+VNIC_TYPES = frozenset({
+    "normal", "direct", "macvtap", "baremetal", "direct-physical",
+    "virtio-forwarder", "smart-nic", "vdpa", "remote-managed",
+    "accelerator-direct", "accelerator-direct-physical",
+})
+
+#: VIF fields the converter always fills the way Nova does; an entry must not
+#: redefine them (it would silently diverge from Nova).
+COMMON_VIF_FIELDS = frozenset({
+    "id", "address", "network", "plugin", "active", "preserve_on_delete",
+    "has_traffic_filtering", "port_profile",
+})
+
+catalogue_opts = [
+    cfg.ListOpt(
+        "catalogue_dirs", default=[],
+        help="Directories whose *.yaml files are read as the last layer of "
+             "the binding catalogue, after the bundled files and the files "
+             "of the os_vif_pref.catalogues entry points. An entry there may "
+             "add a binding, or change (override: true) or disable "
+             "(enabled: false) an existing one."),
+    cfg.DictOpt(
+        "plugin_choice", default={},
+        help="Per catalogue entry, which os-vif plugin plugs it, as "
+             "entry:plugin pairs (e.g. ovs:ovs to use upstream os-vif's "
+             "plugin instead of pref_ovs). The plugin must be the entry's "
+             "plugin or one of its alt_plugins."),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(catalogue_opts, group="os_vif_pref")
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    return [("os_vif_pref", catalogue_opts)]
+
+
+Source = Union[str, Path, Traversable]
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+
+def version_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRange:
+    """An inclusive range of oslo.versionedobjects versions."""
+
+    min: str
+    max: str
+
+    def __contains__(self, version: str) -> bool:
+        v = version_tuple(version)
+        return version_tuple(self.min) <= v <= version_tuple(self.max)
+
+    def intersect(self, other: VersionRange) -> VersionRange | None:
+        lo = max(self.min, other.min, key=version_tuple)
+        hi = min(self.max, other.max, key=version_tuple)
+        if version_tuple(lo) > version_tuple(hi):
+            return None
+        return VersionRange(lo, hi)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileSpec:
+    object: str
+    versions: VersionRange
+    fields: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One binding type this host may accept."""
+
+    name: str
+    preference: int
+    vif_type: str
+    vnic_types: tuple[str, ...]
+    details_match: Mapping[str, Any]
+    details_required: tuple[str, ...]
+    vif_object: str
+    vif_versions: VersionRange
+    fields: Mapping[str, Any]
+    port_profile: ProfileSpec | None
+    plugin: str
+    alt_plugins: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    instance_rules: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict)
+    description: str = ""
+    enabled: bool = True
+    deprecated: bool = False
+    replacement: str | None = None
+    deprecation_reason: str = ""
+    origin: str = ""
+
+    def accepts(self, vif_type: str, vnic_type: str,
+                details: Mapping[str, Any] | None) -> bool:
+        """Whether a Neutron binding (type, vnic type, details) is this one.
+
+        An absent detail counts as false/null, as Nova reads them with
+        ``details.get(key, False)``.
+        """
+        if vif_type != self.vif_type or vnic_type not in self.vnic_types:
+            return False
+        details = details or {}
+        for key, want in self.details_match.items():
+            have = details.get(key)
+            if want in (False, None):
+                if have not in (False, None):
+                    return False
+            elif have != want:
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-able form (CLI output, documentation)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "preference": self.preference,
+            "enabled": self.enabled,
+            "neutron": {
+                "vif_type": self.vif_type,
+                "vnic_types": list(self.vnic_types),
+                "vif_details": {"match": dict(self.details_match),
+                                "required": list(self.details_required)},
+            },
+            "os_vif": {
+                "object": self.vif_object,
+                "versions": {"min": self.vif_versions.min,
+                             "max": self.vif_versions.max},
+                "fields": _plain(self.fields),
+            },
+            "plugin": self.plugin,
+            "alt_plugins": list(self.alt_plugins),
+            "requires": list(self.requires),
+            "instance": _plain(self.instance_rules),
+            "origin": self.origin,
+        }
+        if self.port_profile is not None:
+            out["os_vif"]["port_profile"] = {
+                "object": self.port_profile.object,
+                "versions": {"min": self.port_profile.versions.min,
+                             "max": self.port_profile.versions.max},
+                "fields": _plain(self.port_profile.fields),
+            }
+        if self.deprecated:
+            out["deprecated"] = {"replacement": self.replacement,
+                                 "reason": self.deprecation_reason}
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalogue:
+    """The loaded catalogue: enabled entries in preference order."""
+
+    entries: tuple[Entry, ...]
+    disabled: tuple[Entry, ...] = ()
+    errors: tuple[exceptions.CatalogueError, ...] = ()
+    files: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Entry]:
+        return {e.name: e for e in self.entries + self.disabled}
+
+    def get(self, name: str) -> Entry:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise exceptions.CatalogueEntryNotFound(
+                name=name, known=", ".join(sorted(self._by_name))) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def find(self, vif_type: str, vnic_type: str,
+             details: Mapping[str, Any] | None = None) -> list[Entry]:
+        """Enabled entries accepting a Neutron binding, preferred first."""
+        return [e for e in self.entries
+                if e.accepts(vif_type, vnic_type, details)]
+
+    def by_plugin(self, plugin: str) -> list[Entry]:
+        return [e for e in self.entries if e.plugin == plugin]
+
+    def host_plugin_info(self, plugin: str) -> Any:
+        """An os-vif ``HostPluginInfo`` for a plugin, from its entries.
+
+        This is how our plugins' ``describe()`` is generated: what a plugin
+        claims to plug is exactly what the catalogue says it plugs, so the
+        two cannot drift apart.
+        """
+        from os_vif.objects import host_info
+
+        vifs: dict[str, tuple[VersionRange, dict[str, VersionRange]]] = {}
+        for entry in self.by_plugin(plugin):
+            rng, profiles = vifs.setdefault(
+                entry.vif_object, (entry.vif_versions, {}))
+            rng = VersionRange(
+                min(rng.min, entry.vif_versions.min, key=version_tuple),
+                max(rng.max, entry.vif_versions.max, key=version_tuple))
+            if entry.port_profile is not None:
+                pp = entry.port_profile
+                old = profiles.get(pp.object, pp.versions)
+                profiles[pp.object] = VersionRange(
+                    min(old.min, pp.versions.min, key=version_tuple),
+                    max(old.max, pp.versions.max, key=version_tuple))
+            vifs[entry.vif_object] = (rng, profiles)
+        return host_info.HostPluginInfo(
+            plugin_name=plugin,
+            vif_info=[
+                host_info.HostVIFInfo(
+                    vif_object_name=name,
+                    min_version=rng.min,
+                    max_version=rng.max,
+                    supported_port_profiles=[
+                        host_info.HostPortProfileInfo(
+                            profile_object_name=pname,
+                            min_version=prng.min,
+                            max_version=prng.max)
+                        for pname, prng in sorted(profiles.items())])
+                for name, (rng, profiles) in sorted(vifs.items())])
+
+
+# --------------------------------------------------------------------------
+# YAML with positions and duplicate-key detection
+# --------------------------------------------------------------------------
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+Path_ = tuple[Union[str, int], ...]
+
+
+@dataclasses.dataclass
+class _Doc:
+    """One parsed file: data, and where each value stood."""
+
+    path: str
+    data: Any
+    marks: dict[Path_, tuple[int, int]]
+    raw: dict[Path_, str]  # plain (unquoted) scalars' text
+
+    def where(self, field: Path_) -> tuple[int | None, int | None]:
+        # The nearest located ancestor of the field.
+        for i in range(len(field), -1, -1):
+            mark = self.marks.get(field[:i])
+            if mark is not None:
+                return mark
+        return None, None
+
+    def error(self, field: Path_, reason: str) -> exceptions.CatalogueError:
+        line, col = self.where(field)
+        return exceptions.CatalogueError(
+            path=self.path, line=line, column=col,
+            field=field_name(field, self.data), reason=reason)
+
+
+def field_name(field: Path_, data: Any = None) -> str:
+    """``entries[2](ovs).os_vif.versions.min``: readable and greppable."""
+    out = ""
+    node = data
+    for part in field:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            try:
+                node = node[part]
+                if isinstance(node, dict) and isinstance(
+                        node.get("name"), str):
+                    out += f"({node['name']})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+        else:
+            out += ("." if out else "") + part
+            try:
+                node = node[part]
+            except (KeyError, TypeError, IndexError):
+                node = None
+    return out
+
+
+class _Builder:
+    """Turns a composed YAML node tree into Python data, recording marks."""
+
+    def __init__(self, path: str, loader: Any) -> None:
+        self.path = path
+        self.loader = loader
+        self.marks: dict[Path_, tuple[int, int]] = {}
+        self.raw: dict[Path_, str] = {}
+        self.errors: list[exceptions.CatalogueError] = []
+
+    def build(self, node: yaml.Node, at: Path_ = ()) -> Any:
+        self.marks[at] = (node.start_mark.line + 1,
+                          node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            first_seen: dict[Any, int] = {}
+            for knode, vnode in node.value:
+                key = self.loader.construct_object(knode)
+                if not isinstance(key, str):
+                    self.errors.append(exceptions.CatalogueError(
+                        path=self.path, line=knode.start_mark.line + 1,
+                        column=knode.start_mark.column + 1,
+                        field=field_name(at), reason=(
+                            f"key {knode.value!r} is read as "
+                            f"{type(key).__name__}; keys must be strings "
+                            "(quote it)")))
+                    key = str(knode.value)
+                if key in first_seen:
+                    self.errors.append(exceptions.CatalogueError(
+                        path=self.path, line=knode.start_mark.line + 1,
+                        column=knode.start_mark.column + 1,
+                        field=field_name(at + (key,)), reason=(
+                            f"duplicate key {key!r} (first at line "
+                            f"{first_seen[key]}); YAML would silently keep "
+                            "only the last one")))
+                    continue
+                first_seen[key] = knode.start_mark.line + 1
+                out[key] = self.build(vnode, at + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(n, at + (i,)) for i, n in enumerate(node.value)]
+        if node.style is None:
+            self.raw[at] = node.value
+        return self.loader.construct_object(node)
+
+
+def _read_text(source: Source) -> tuple[str, str]:
+    if isinstance(source, (str, Path)):
+        path = str(source)
+        with open(path, encoding="utf-8") as f:
+            return path, f.read()
+    # A Traversable from importlib.resources (possibly inside a zip).
+    return str(source), source.read_text(encoding="utf-8")
+
+
+def _parse(source: Source) -> tuple[_Doc | None, list[exceptions.CatalogueError]]:
+    try:
+        path, text = _read_text(source)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [exceptions.CatalogueError(
+            path=str(source), reason=f"cannot read: {exc}")]
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return None, [exceptions.CatalogueError(
+            path=path, line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            reason=f"not valid YAML: {exc.problem or exc.context}")]
+    except yaml.YAMLError as exc:
+        return None, [exceptions.CatalogueError(
+            path=path, reason=f"not valid YAML: {exc}")]
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, [exceptions.CatalogueError(
+            path=path, reason="empty file; a catalogue file needs "
+                              "'format: 1' and 'entries'")]
+    builder = _Builder(path, loader)
+    try:
+        data = builder.build(node)
+    except yaml.YAMLError as exc:
+        return None, [exceptions.CatalogueError(
+            path=path, reason=f"not valid YAML: {exc}")]
+    doc = _Doc(path=path, data=data, marks=builder.marks, raw=builder.raw)
+    return doc, builder.errors
+
+
+# --------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a catalogue file (``os-vif-pref catalogue schema``)."""
+    text = importlib.resources.files("os_vif_pref").joinpath(
+        "schema", "catalogue-v1.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema())
+
+
+def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
+    at = tuple(error.absolute_path)
+    raw = doc.raw.get(at)
+    if error.validator == "type" and raw is not None and not isinstance(
+            error.instance, str) and "string" in str(error.validator_value):
+        return (f"unquoted {raw!r} is read by YAML as "
+                f"{type(error.instance).__name__} {error.instance!r}; "
+                f"write it in quotes: \"{raw}\"")
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(
+            error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if error.validator == "pattern" and raw is not None:
+        return f"{error.instance!r} does not match {error.validator_value!r}"
+    return error.message
+
+
+def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
+    out = []
+    for error in sorted(_validator().iter_errors(doc.data),
+                        key=lambda e: [str(p) for p in e.absolute_path]):
+        # oneOf/anyOf: report the most specific sub-error.
+        best = jsonschema.exceptions.best_match([error])
+        at = tuple(best.absolute_path)
+        out.append(doc.error(at, _schema_reason(best, doc)))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Semantic checks
+# --------------------------------------------------------------------------
+
+def _registry() -> dict[str, Any]:
+    import os_vif.objects
+    from oslo_versionedobjects import base as ovo_base
+
+    os_vif.objects.register_all()
+    return {name: classes[0] for name, classes in
+            ovo_base.VersionedObjectRegistry.obj_classes().items()}
+
+
+def _check_versions(cls: Any, rng: Mapping[str, str], at: Path_, doc: _Doc,
+                    errors: list[exceptions.CatalogueError]) -> None:
+    lo, hi = rng["min"], rng["max"]
+    if version_tuple(lo) > version_tuple(hi):
+        errors.append(doc.error(at + ("min",),
+                                f"min {lo} is greater than max {hi}"))
+        return
+    known = cls.VERSION
+    if version_tuple(hi) > version_tuple(known) or version_tuple(
+            hi)[0] != version_tuple(known)[0] or version_tuple(
+            lo)[0] != version_tuple(known)[0]:
+        errors.append(doc.error(
+            at + ("max",),
+            f"{cls.__name__} {lo}..{hi} is outside the versions the "
+            f"installed os-vif knows (1.0..{known})"))
+
+
+def _check_fields(cls: Any, fields: Mapping[str, Any], at: Path_, doc: _Doc,
+                  registry: Mapping[str, Any],
+                  errors: list[exceptions.CatalogueError],
+                  common: frozenset[str] = frozenset()) -> None:
+    for fname, source in fields.items():
+        here = at + (fname,)
+        if fname in common:
+            errors.append(doc.error(here, (
+                f"{fname!r} is filled by the converter as Nova fills it; "
+                "an entry cannot redefine it")))
+        elif fname not in cls.fields:
+            errors.append(doc.error(here, (
+                f"{cls.__name__} has no field {fname!r} (fields: "
+                f"{', '.join(sorted(set(cls.fields) - common))})")))
+            continue
+        nested = source.get("object")
+        if nested is not None:
+            ncls = registry.get(nested)
+            if ncls is None:
+                errors.append(doc.error(here + ("object",), (
+                    f"os-vif has no object {nested!r}")))
+            else:
+                _check_fields(ncls, source.get("fields", {}),
+                              here + ("fields",), doc, registry, errors)
+
+
+def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
+                 registry: Mapping[str, Any],
+                 errors: list[exceptions.CatalogueError]) -> None:
+    """Checks on one complete (merged) entry beyond what the schema says."""
+    from os_vif.objects import vif as osv_vif
+
+    missing = [f for f in ("preference", "plugin") if f not in raw]
+    neutron = raw.get("neutron", {})
+    missing += [f"neutron.{f}" for f in ("vif_type", "vnic_types")
+                if f not in neutron]
+    osv = raw.get("os_vif", {})
+    missing += [f"os_vif.{f}" for f in ("object", "versions") if f not in osv]
+    if missing:
+        errors.append(doc.error(at, (
+            "a new entry needs " + ", ".join(missing) +
+            " (only an entry with override: true or enabled: false may "
+            "leave fields out)")))
+        return
+    for vt in neutron["vnic_types"]:
+        if vt not in VNIC_TYPES:
+            errors.append(doc.error(at + ("neutron", "vnic_types"), (
+                f"unknown vnic_type {vt!r} (Neutron's: "
+                f"{', '.join(sorted(VNIC_TYPES))})")))
+    for key, value in neutron.get("vif_details", {}).get(
+            "match", {}).items():
+        if isinstance(value, (dict, list)):
+            errors.append(doc.error(
+                at + ("neutron", "vif_details", "match", key),
+                "match values must be scalars"))
+    cls = registry.get(osv["object"])
+    if cls is None or not issubclass(cls, osv_vif.VIFBase):
+        errors.append(doc.error(at + ("os_vif", "object"), (
+            f"{osv['object']!r} is not an os-vif VIF object (known: "
+            + ", ".join(sorted(n for n, c in registry.items()
+                               if issubclass(c, osv_vif.VIFBase)
+                               and n != "VIFBase")) + ")")))
+        return
+    _check_versions(cls, osv["versions"], at + ("os_vif", "versions"), doc,
+                    errors)
+    _check_fields(cls, osv.get("fields", {}), at + ("os_vif", "fields"), doc,
+                  registry, errors, COMMON_VIF_FIELDS)
+    pp = osv.get("port_profile")
+    if pp is not None:
+        pcls = registry.get(pp["object"])
+        if pcls is None or not issubclass(pcls, osv_vif.VIFPortProfileBase):
+            errors.append(doc.error(at + ("os_vif", "port_profile", "object"), (
+                f"{pp['object']!r} is not an os-vif port profile (known: "
+                + ", ".join(sorted(
+                    n for n, c in registry.items()
+                    if issubclass(c, osv_vif.VIFPortProfileBase)
+                    and n != "VIFPortProfileBase")) + ")")))
+        else:
+            _check_versions(pcls, pp["versions"],
+                            at + ("os_vif", "port_profile", "versions"), doc,
+                            errors)
+            _check_fields(pcls, pp.get("fields", {}),
+                          at + ("os_vif", "port_profile", "fields"), doc,
+                          registry, errors)
+    if raw["plugin"] in raw.get("alt_plugins", ()):
+        errors.append(doc.error(at + ("alt_plugins",), (
+            f"lists the entry's own plugin {raw['plugin']!r}")))
+
+
+# --------------------------------------------------------------------------
+# Layering
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Layered:
+    raw: dict[str, Any]
+    doc: _Doc
+    at: Path_
+    layer: str
+    changed_by: list[str] = dataclasses.field(default_factory=list)
+
+
+def _merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _origin(doc: _Doc, at: Path_) -> str:
+    line, _col = doc.where(at)
+    return f"{doc.path}:{line}" if line else doc.path
+
+
+def _to_entry(item: _Layered) -> Entry:
+    raw = item.raw
+    neutron = raw["neutron"]
+    details = neutron.get("vif_details", {})
+    osv = raw["os_vif"]
+    pp = osv.get("port_profile")
+    deprecated = raw.get("deprecated")
+    origin = _origin(item.doc, item.at)
+    if item.changed_by:
+        origin += " (changed by " + ", ".join(item.changed_by) + ")"
+    return Entry(
+        name=raw["name"],
+        description=" ".join(str(raw.get("description", "")).split()),
+        preference=raw["preference"],
+        vif_type=neutron["vif_type"],
+        vnic_types=tuple(neutron["vnic_types"]),
+        details_match=dict(details.get("match", {})),
+        details_required=tuple(details.get("required", ())),
+        vif_object=osv["object"],
+        vif_versions=VersionRange(osv["versions"]["min"],
+                                  osv["versions"]["max"]),
+        fields=dict(osv.get("fields", {})),
+        port_profile=None if pp is None else ProfileSpec(
+            object=pp["object"],
+            versions=VersionRange(pp["versions"]["min"],
+                                  pp["versions"]["max"]),
+            fields=dict(pp.get("fields", {}))),
+        plugin=raw["plugin"],
+        alt_plugins=tuple(raw.get("alt_plugins", ())),
+        requires=tuple(raw.get("requires", ())),
+        instance_rules=dict(raw.get("instance", {})),
+        enabled=raw.get("enabled", True),
+        deprecated=deprecated is not None,
+        replacement=(deprecated or {}).get("replacement"),
+        deprecation_reason=(deprecated or {}).get("reason", ""),
+        origin=origin,
+    )
+
+
+def bundled_files() -> list[Traversable]:
+    """The catalogue files shipped inside the package, sorted by name."""
+    root = importlib.resources.files("os_vif_pref").joinpath("catalogue_data")
+    return sorted((f for f in root.iterdir()
+                   if f.name.endswith((".yaml", ".yml"))),
+                  key=lambda f: f.name)
+
+
+def entry_point_files() -> list[Source]:
+    """Files contributed by installed packages (``os_vif_pref.catalogues``).
+
+    An entry point may name a callable returning paths or Traversables, a
+    package (its ``*.yaml`` resources are read), or a path string.
+    """
+    out: list[Source] = []
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda e: e.name):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken vendor package: say which
+            LOG.error("Catalogue entry point %s (%s) failed to load: %s",
+                      ep.name, ep.value, exc)
+            out.append(f"<entry point {ep.name}={ep.value}: {exc}>")
+            continue
+        if callable(obj):
+            obj = obj()
+        if isinstance(obj, (str, Path)):
+            obj = [obj]
+        elif hasattr(obj, "__spec__") and hasattr(obj, "__path__"):
+            root = importlib.resources.files(obj)
+            obj = sorted((f for f in root.iterdir()
+                          if f.name.endswith((".yaml", ".yml"))),
+                         key=lambda f: f.name)
+        out.extend(obj)
+    return out
+
+
+def dir_files(dirs: Iterable[str]) -> list[Source]:
+    out: list[Source] = []
+    for d in dirs:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError as exc:
+            out.append(f"<catalogue_dirs {d}: {exc.strerror}>")
+            continue
+        out.extend(os.path.join(d, n) for n in names
+                   if n.endswith((".yaml", ".yml")))
+    return out
+
+
+def _load_doc(source: Source) -> tuple[_Doc | None,
+                                       list[exceptions.CatalogueError]]:
+    if isinstance(source, str) and source.startswith("<"):
+        return None, [exceptions.CatalogueError(
+            path=source.strip("<>").split(":")[0],
+            reason=source.strip("<>").split(": ", 1)[-1])]
+    doc, errors = _parse(source)
+    if doc is None:
+        return None, errors
+    errors += _schema_errors(doc)
+    return doc, errors
+
+
+def load(layers: Iterable[Iterable[Source]] | None = None, *,
+         strict: bool = False,
+         plugin_choice: Mapping[str, str] | None = None) -> Catalogue:
+    """Load the catalogue from layers of files (default: all three layers).
+
+    ``strict`` raises :class:`CatalogueInvalid` on any error; otherwise a
+    file with errors is left out whole, its errors are logged and kept in
+    ``Catalogue.errors`` so that every consumer can show them.
+    """
+    if layers is None:
+        layers = default_layers()
+    registry = _registry()
+    errors: list[exceptions.CatalogueError] = []
+    items: dict[str, _Layered] = {}
+    order: list[str] = []
+    files: list[str] = []
+    for layer_no, layer in enumerate(layers):
+        seen_in_layer: dict[str, str] = {}
+        for source in layer:
+            doc, file_errors = _load_doc(source)
+            if doc is not None:
+                files.append(doc.path)
+            if doc is None or file_errors:
+                errors += file_errors
+                continue
+            staged, file_errors = _stage(doc, layer_no, items, seen_in_layer,
+                                         registry)
+            if file_errors:
+                errors += file_errors
+                continue
+            for name, item in staged.items():
+                if name not in items:
+                    order.append(name)
+                items[name] = item
+            for name in staged:
+                seen_in_layer[name] = _origin(doc, staged[name].at)
+    choice = dict(plugin_choice if plugin_choice is not None
+                  else CONF.os_vif_pref.plugin_choice)
+    entries, disabled = [], []
+    for name in order:
+        entry = _to_entry(items[name])
+        if name in choice:
+            wanted = choice.pop(name)
+            if wanted != entry.plugin and wanted not in entry.alt_plugins:
+                errors.append(exceptions.CatalogueError(
+                    path="[os_vif_pref] plugin_choice", field=name,
+                    reason=(f"plugin {wanted!r} is not one the entry allows "
+                            f"({', '.join((entry.plugin,) + entry.alt_plugins)})")))
+            else:
+                alts = tuple(p for p in (entry.plugin,) + entry.alt_plugins
+                             if p != wanted)
+                entry = dataclasses.replace(entry, plugin=wanted,
+                                            alt_plugins=alts)
+        (entries if entry.enabled else disabled).append(entry)
+    for name in choice:
+        errors.append(exceptions.CatalogueError(
+            path="[os_vif_pref] plugin_choice", field=name,
+            reason="no catalogue entry has this name"))
+    for entry in entries + disabled:
+        if entry.replacement and entry.replacement not in items:
+            errors.append(exceptions.CatalogueError(
+                path=entry.origin, field="deprecated.replacement",
+                reason=f"names no entry: {entry.replacement!r}"))
+    entries.sort(key=lambda e: (-e.preference, e.name))
+    if errors:
+        for err in errors:
+            LOG.error("Binding catalogue: %s", err)
+        if strict:
+            raise exceptions.CatalogueInvalid(errors)
+    return Catalogue(entries=tuple(entries), disabled=tuple(disabled),
+                     errors=tuple(errors), files=tuple(files))
+
+
+def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
+           seen_in_layer: Mapping[str, str], registry: Mapping[str, Any],
+           ) -> tuple[dict[str, _Layered], list[exceptions.CatalogueError]]:
+    """Apply one file's entries on top of what is loaded, or report why not.
+
+    Nothing is applied unless the whole file is valid.
+    """
+    errors: list[exceptions.CatalogueError] = []
+    staged: dict[str, _Layered] = {}
+    for i, raw in enumerate(doc.data["entries"]):
+        at: Path_ = ("entries", i)
+        name = raw["name"]
+        here = _origin(doc, at)
+        if name in staged or name in seen_in_layer:
+            first = (_origin(doc, staged[name].at) if name in staged
+                     else seen_in_layer[name])
+            errors.append(doc.error(at + ("name",), (
+                f"entry {name!r} is defined twice: here and at {first}")))
+            continue
+        explicit = raw.get("override") is True or raw.get("enabled") is False
+        if name in items:
+            base = items[name]
+            if not explicit:
+                errors.append(doc.error(at + ("name",), (
+                    f"entry {name!r} already exists at "
+                    f"{_origin(base.doc, base.at)}; to change it say "
+                    "'override: true', to switch it off 'enabled: false', "
+                    "or choose another name")))
+                continue
+            patch = {k: v for k, v in raw.items() if k != "override"}
+            merged = _merge(base.raw, patch)
+            item = _Layered(raw=merged, doc=base.doc, at=base.at,
+                            layer=base.layer,
+                            changed_by=base.changed_by + [here])
+            # Re-check the merged entry, locating errors in this file.
+            _check_entry(merged, at, doc, registry, errors)
+        else:
+            if raw.get("override") is True:
+                errors.append(doc.error(at + ("override",), (
+                    f"override: true, but no earlier layer has an entry "
+                    f"named {name!r}")))
+                continue
+            item = _Layered(raw=dict(raw), doc=doc, at=at, layer=doc.path)
+            _check_entry(raw, at, doc, registry, errors)
+        staged[name] = item
+    return staged, errors
+
+
+def default_layers() -> list[list[Source]]:
+    return [list(bundled_files()), entry_point_files(),
+            dir_files(CONF.os_vif_pref.catalogue_dirs)]
+
+
+def validate_files(paths: Iterable[Source],
+                   with_defaults: bool = True) -> list[exceptions.CatalogueError]:
+    """Errors of the given files, checked as the last layer on the others.
+
+    Checking on top of the real layers is what makes collisions with the
+    bundled entries visible before the file is deployed.
+    """
+    paths = list(paths)
+    if with_defaults:
+        layers = default_layers()
+        layers[-1] = [p for p in layers[-1]
+                      if str(p) not in {str(q) for q in paths}]
+        layers.append(paths)
+        base_errors = {str(e) for e in load(layers[:-1]).errors}
+        return [e for e in load(layers).errors if str(e) not in base_errors]
+    return list(load([paths]).errors)
+
+
+_cache: dict[tuple[Any, ...], Catalogue] = {}
+
+
+def get_catalogue() -> Catalogue:
+    """The host's catalogue (all layers), cached until a file changes."""
+    layers = default_layers()
+    key_parts: list[Any] = [tuple(sorted(
+        CONF.os_vif_pref.plugin_choice.items()))]
+    for layer in layers:
+        for src in layer:
+            try:
+                st = os.stat(str(src))
+                key_parts.append((str(src), st.st_mtime_ns, st.st_size))
+            except OSError:
+                key_parts.append((str(src), None, None))
+    key = tuple(key_parts)
+    cat = _cache.get(key)
+    if cat is None:
+        _cache.clear()
+        cat = _cache[key] = load(layers)
+    return cat

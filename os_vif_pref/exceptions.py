@@ -1,0 +1,72 @@
+"""Exceptions of os-vif-pref.
+
+Modelled on ``os_vif.exception``: every class carries a ``msg_fmt`` filled
+from keyword arguments, so that callers raise with data and the text stays in
+one place.  Everything derives from :class:`OsVifPrefException` so a caller
+(Nova, Neutron, the CLI) can catch the whole family without catching
+programming errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OsVifPrefException(Exception):
+    """Base class: ``msg_fmt % kwargs`` is the message."""
+
+    msg_fmt = "An unknown os-vif-pref error occurred."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if not message:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError, ValueError):
+                # A wrong format must not hide the original error.
+                message = f"{self.msg_fmt} {kwargs!r}"
+        self.message = message
+        super().__init__(message)
+
+
+class InvalidArgument(OsVifPrefException):
+    msg_fmt = "Invalid %(name)s %(value)r: %(reason)s"
+
+
+class CatalogueError(OsVifPrefException):
+    """One problem in one catalogue file, located as precisely as known."""
+
+    msg_fmt = "%(location)s: %(field)s: %(reason)s"
+
+    def __init__(self, *, path: str, reason: str, line: int | None = None,
+                 column: int | None = None, field: str = "") -> None:
+        location = path
+        if line is not None:
+            location += f":{line}"
+            if column is not None:
+                location += f":{column}"
+        self.path = path
+        self.line = line
+        self.column = column
+        self.field = field or "(file)"
+        self.reason = reason
+        super().__init__(location=location, field=self.field, reason=reason)
+
+
+class CatalogueInvalid(OsVifPrefException):
+    """The catalogue could not be loaded; carries every error found."""
+
+    msg_fmt = "The binding catalogue is invalid:\n%(details)s"
+
+    def __init__(self, errors: list[CatalogueError]) -> None:
+        self.errors = list(errors)
+        super().__init__(details="\n".join(str(e) for e in self.errors))
+
+
+class CatalogueEntryNotFound(OsVifPrefException):
+    msg_fmt = "No catalogue entry named %(name)r (known: %(known)s)"
+
+
+class UnknownConfiguredEntry(OsVifPrefException):
+    msg_fmt = ("[os_vif_pref] %(option)s names entries the catalogue does not "
+               "have: %(names)s (known: %(known)s)")
