@@ -99,8 +99,8 @@ def socket_path(path: object, base_dir: str) -> str:
     # Resolve the parent (it may be a symlink out of base), keep the name.
     parent, leaf = os.path.split(os.path.normpath(path))
     resolved = os.path.join(os.path.realpath(parent), leaf)
-    if leaf in ("", ".", "..") or os.path.commonpath([base, resolved]) != base \
-            or resolved == base:
+    inside = os.path.commonpath([base, resolved]) == base
+    if leaf in ("", ".", "..") or not inside or resolved == base:
         raise InvalidArgument(name="socket path", value=path,
                               reason=f"must be inside {base_dir}")
     if len(resolved.encode("utf-8", errors="surrogateescape")) > \
