@@ -1,4 +1,4 @@
-"""Open vSwitch constants shared by the OVSDB layer and the ``pref_ovs`` plugin.
+"""Open vSwitch constants of the OVSDB layer and the ``pref_ovs`` plugin.
 
 The values that name things on the host (port prefixes, the dead VLAN, the
 trunk bridge prefix) are deliberately the same as upstream ``vif_plug_ovs``:

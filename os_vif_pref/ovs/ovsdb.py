@@ -39,11 +39,10 @@ from typing import Any
 import uuid
 
 from ovs.db import idl as ovs_idl
+from ovsdbapp import exceptions as ovsdbapp_exc
 from ovsdbapp.backend.ovs_idl import command as ovs_command
 from ovsdbapp.backend.ovs_idl import connection as ovs_connection
-from ovsdbapp.backend.ovs_idl import idlutils
-from ovsdbapp.backend.ovs_idl import vlog
-from ovsdbapp import exceptions as ovsdbapp_exc
+from ovsdbapp.backend.ovs_idl import idlutils, vlog
 from ovsdbapp.schema.open_vswitch import impl_idl
 
 from os_vif_pref import exceptions
@@ -449,7 +448,7 @@ class Ovsdb:
 
     def ensure_bridge(self, bridge: str,
                       datapath_type: str | None = None) -> None:
-        """Create ``bridge`` if missing (existing ones are left as they are)."""
+        """Create ``bridge`` if missing (an existing one is left alone)."""
         if self.bridge_exists(bridge):
             return
         self._run("ensure_bridge", [self.api.add_br(

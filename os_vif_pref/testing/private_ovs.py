@@ -50,7 +50,7 @@ def available() -> str | None:
     """Return ``None`` if a private OVS can run here, else the reason."""
     missing = [b for b in REQUIRED_BINARIES if not _which(b)]
     if missing:
-        return "missing Open vSwitch binaries: %s" % ", ".join(missing)
+        return "missing Open vSwitch binaries: " + ", ".join(missing)
     if _schema_path() is None:
         return "vswitch.ovsschema not found (set OVS_SCHEMA)"
     return None
@@ -81,7 +81,7 @@ def _pid_alive(pid: int) -> bool:
         return True
     # A zombie still answers kill(0); treat it as gone.
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open(f"/proc/{pid}/stat") as f:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
@@ -142,14 +142,14 @@ class PrivateOVS:
         proc = subprocess.run(cmd, env=self.env, capture_output=True,
                               text=True, timeout=self.timeout + 5)
         if proc.returncode != 0:
-            raise PrivateOVSError("%s failed (%d): %s" % (
-                " ".join(cmd), proc.returncode,
-                proc.stderr.strip() or proc.stdout.strip()))
+            detail = proc.stderr.strip() or proc.stdout.strip()
+            raise PrivateOVSError(
+                f"{' '.join(cmd)} failed ({proc.returncode}): {detail}")
         return proc.stdout
 
     def vsctl(self, *args: str, wait: bool = True) -> str:
         """Run ``ovs-vsctl`` against the private database; return stdout."""
-        opts = ["--db=" + self.connection, "--timeout=%d" % self.timeout]
+        opts = ["--db=" + self.connection, f"--timeout={int(self.timeout)}"]
         if not wait:
             opts.append("--no-wait")
         return self._run("ovs-vsctl", *opts, *args)
@@ -266,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     ovs = PrivateOVS(bridges=tuple(args.bridges or ("br-int",)),
                      netns=args.netns)
     with ovs:
-        print("directory:        %s" % ovs.dir)
-        print("ovsdb_connection: %s" % ovs.connection)
-        print("try: ovs-vsctl --db=%s show" % ovs.connection)
+        print(f"directory:        {ovs.dir}")
+        print(f"ovsdb_connection: {ovs.connection}")
+        print(f"try: ovs-vsctl --db={ovs.connection} show")
         print("Ctrl-C to stop.", flush=True)
         # Block only now: the daemons must not inherit a blocked SIGTERM.
         stop = {signal.SIGINT, signal.SIGTERM}
