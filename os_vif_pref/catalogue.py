@@ -24,15 +24,15 @@ bundled entries down with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 import dataclasses
 import functools
+from importlib import metadata
 import importlib.resources
+from importlib.resources.abc import Traversable
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from importlib import metadata
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Union
 
@@ -373,7 +373,7 @@ class _Builder:
                             f"key {knode.value!r} is read as "
                             f"{type(key).__name__}; keys must be strings "
                             "(quote it)")))
-                    key = str(knode.value)
+                    continue
                 if key in first_seen:
                     self.errors.append(exceptions.CatalogueError(
                         path=self.path, line=knode.start_mark.line + 1,
@@ -388,7 +388,7 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(n, at + (i,)) for i, n in enumerate(node.value)]
-        if node.style is None:
+        if not node.style:  # plain scalar: None (Python) or '' (libyaml)
             self.raw[at] = node.value
         return self.loader.construct_object(node)
 
@@ -402,7 +402,10 @@ def _read_text(source: Source) -> tuple[str, str]:
     return str(source), source.read_text(encoding="utf-8")
 
 
-def _parse(source: Source) -> tuple[_Doc | None, list[exceptions.CatalogueError]]:
+Errors = list[exceptions.CatalogueError]
+
+
+def _parse(source: Source) -> tuple[_Doc | None, Errors]:
     try:
         path, text = _read_text(source)
     except (OSError, UnicodeDecodeError) as exc:
@@ -442,7 +445,7 @@ def _parse(source: Source) -> tuple[_Doc | None, list[exceptions.CatalogueError]
 
 @functools.cache
 def schema() -> dict[str, Any]:
-    """The JSON Schema of a catalogue file (``os-vif-pref catalogue schema``)."""
+    """The JSON Schema of a catalogue file (``catalogue schema`` prints it)."""
     text = importlib.resources.files("os_vif_pref").joinpath(
         "schema", "catalogue-v1.json").read_text(encoding="utf-8")
     return json.loads(text)
@@ -466,7 +469,8 @@ def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
         extra = sorted(set(error.instance) - set(
             error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {allowed})"
+        return (f"unknown field(s) {', '.join(map(repr, extra))} "
+                f"(allowed: {allowed})")
     if error.validator == "pattern" and raw is not None:
         return f"{error.instance!r} does not match {error.validator_value!r}"
     return error.message
@@ -584,7 +588,8 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
     if pp is not None:
         pcls = registry.get(pp["object"])
         if pcls is None or not issubclass(pcls, osv_vif.VIFPortProfileBase):
-            errors.append(doc.error(at + ("os_vif", "port_profile", "object"), (
+            errors.append(doc.error(
+                at + ("os_vif", "port_profile", "object"), (
                 f"{pp['object']!r} is not an os-vif port profile (known: "
                 + ", ".join(sorted(
                     n for n, c in registry.items()
@@ -615,7 +620,8 @@ class _Layered:
     changed_by: list[str] = dataclasses.field(default_factory=list)
 
 
-def _merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: Mapping[str, Any],
+           patch: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in patch.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
@@ -775,11 +781,12 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
         entry = _to_entry(items[name])
         if name in choice:
             wanted = choice.pop(name)
+            allowed = (entry.plugin,) + entry.alt_plugins
             if wanted != entry.plugin and wanted not in entry.alt_plugins:
                 errors.append(exceptions.CatalogueError(
                     path="[os_vif_pref] plugin_choice", field=name,
                     reason=(f"plugin {wanted!r} is not one the entry allows "
-                            f"({', '.join((entry.plugin,) + entry.alt_plugins)})")))
+                            f"({', '.join(allowed)})")))
             else:
                 alts = tuple(p for p in (entry.plugin,) + entry.alt_plugins
                              if p != wanted)
@@ -859,7 +866,7 @@ def default_layers() -> list[list[Source]]:
 
 
 def validate_files(paths: Iterable[Source],
-                   with_defaults: bool = True) -> list[exceptions.CatalogueError]:
+                   with_defaults: bool = True) -> Errors:
     """Errors of the given files, checked as the last layer on the others.
 
     Checking on top of the real layers is what makes collisions with the

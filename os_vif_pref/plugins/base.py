@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from os_vif import objects
-from os_vif import plugin
+from os_vif import objects, plugin
 
 from os_vif_pref import catalogue
 
