@@ -274,10 +274,17 @@ def _delete_port(tables: Mapping[str, Any], port: ovs_idl.Row,
     for br in bridges:
         if port in br.ports:
             br.delvalue("ports", port)
-    for qos in port.qos:
-        # QoS is a root table: rows we created would otherwise leak.
-        if qos.external_ids.get("id") == qos_id(port.name):
+    ours = [q for q in port.qos
+            if q.external_ids.get("id") == qos_id(port.name)]
+    if ours:
+        # QoS is a root table: rows we created would otherwise leak.  Port
+        # is not, so deleting it only happens by garbage collection at the
+        # end of the transaction, after the referential integrity check:
+        # drop the reference explicitly and let the port be collected.
+        port.qos = []
+        for qos in ours:
             qos.delete()
+        return
     for iface in port.interfaces:
         iface.delete()
     port.delete()
