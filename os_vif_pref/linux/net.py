@@ -226,12 +226,16 @@ class _Reaper:
                     self.cond.wait(REAP_WINDOW)
                 self.kick = False
                 target = self.retired
+            error = None
             try:
                 ipr.link("del", group=self.group)
-                error = None
             except NetlinkError as e:
-                error = f"group delete failed: {e.args[1]}"
-                LOG.error("os-vif-pref reaper: %s", error)
+                # ENODEV: the group is already empty (a device retired
+                # just after the previous batch started was deleted by it,
+                # or a veth went with its peer): nothing left to do.
+                if e.code != errno.ENODEV:
+                    error = f"group delete failed: {e.args[1]}"
+                    LOG.error("os-vif-pref reaper: %s", error)
             with self.cond:
                 self.reaped = target
                 self.error = error
