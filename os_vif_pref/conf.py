@@ -23,6 +23,7 @@ _OPT_MODULES: tuple[str, ...] = (
     "os_vif_pref.privsep",
     "os_vif_pref.plugins.linux_bridge",
     "os_vif_pref.plugins.tap",
+    "os_vif_pref.offer",
 )
 
 

@@ -70,3 +70,13 @@ class CatalogueEntryNotFound(OsVifPrefException):
 class UnknownConfiguredEntry(OsVifPrefException):
     msg_fmt = ("[os_vif_pref] %(option)s names entries the catalogue does not "
                "have: %(names)s (known: %(known)s)")
+
+
+class MalformedOffer(OsVifPrefException):
+    """A binding:profile offer that cannot be read; says what and where."""
+
+    msg_fmt = "Malformed os_vif_pref offer in binding:profile: %(reason)s"
+
+
+class ProbeFailed(OsVifPrefException):
+    msg_fmt = "Probe %(capability)s failed: %(reason)s"
