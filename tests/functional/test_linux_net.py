@@ -67,16 +67,20 @@ def test_create_tap_reads_back_and_is_idempotent(ipr, cleanup):
     assert tap.get("mtu") == 1400
     assert tap.get("master") == link(ipr, "tbr0")["index"]
     assert tap["flags"] & 1  # IFF_UP
-    with open("/sys/class/net/ttap0/owner" if os.path.exists(
-            "/sys/class/net/ttap0/owner") else os.devnull) as f:
-        owner = f.read().strip()
-    assert owner in ("", "4242")
+    tun = tap.get(("linkinfo", "data"))
+    assert tun.get("IFLA_TUN_OWNER") == 4242
+    assert tun.get("IFLA_TUN_TYPE") == 2  # tap, not tun
+    assert tun.get("IFLA_TUN_PERSIST") == 1
+    assert tun.get("IFLA_TUN_VNET_HDR") == 1
+    assert tun.get("IFLA_TUN_MULTI_QUEUE") == 0
     assert net.device_exists("ttap0")
 
 
 def test_tap_multiqueue_flag(ipr, cleanup):
     cleanup.append("tmq0")
     net.create_tap("tmq0", multiqueue=True)
+    tun = link(ipr, "tmq0").get(("linkinfo", "data"))
+    assert tun.get("IFLA_TUN_MULTI_QUEUE") == 1
     # Re-opening with the other flavour must fail, proving the flag is set.
     with pytest.raises(net.NetDeviceError, match="Invalid argument"):
         net.create_tap("tmq0", multiqueue=False)
