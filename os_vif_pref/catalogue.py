@@ -24,7 +24,7 @@ bundled entries down with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 import dataclasses
 import functools
 from importlib import metadata
@@ -34,11 +34,14 @@ import json
 import logging
 import os
 from pathlib import Path
+import re
 from typing import Any, Union
 
+import fastjsonschema
 import jsonschema
 from oslo_config import cfg
 import yaml
+import yaml_rs
 
 from os_vif_pref import exceptions
 
@@ -147,7 +150,14 @@ class Entry:
     deprecated: bool = False
     replacement: str | None = None
     deprecation_reason: str = ""
-    origin: str = ""
+    #: Computes "file:line" on demand: line numbers cost a second parse,
+    #: paid only when someone asks (errors, ``catalogue list --long``).
+    locate: Callable[[], str] = dataclasses.field(
+        default=lambda: "", repr=False, compare=False)
+
+    @functools.cached_property
+    def origin(self) -> str:
+        return self.locate()
 
     def accepts(self, vif_type: str, vnic_type: str,
                 details: Mapping[str, Any] | None) -> bool:
@@ -297,22 +307,77 @@ class Catalogue:
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+
+class _Loader12(_Loader):  # type: ignore[misc,valid-type]
+    """PyYAML with YAML 1.2 core-schema scalars, like yaml-rs.
+
+    PyYAML resolves YAML 1.1 (``no`` is false, ``0o7`` a string); yaml-rs
+    resolves 1.2.  The slow path must read values exactly as the fast path
+    does, so plain scalars are resolved with the 1.2 core rules here.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+for _tag, _regexp, _first in (
+        ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$",
+         "tTfF"),
+        ("tag:yaml.org,2002:int",
+         r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
+         "-+0123456789"),
+        ("tag:yaml.org,2002:float",
+         r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+         "-+.0123456789"),
+        ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$",
+         ["~", "n", "N", ""])):
+    _Loader12.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+#: Plain scalars that YAML 1.1 tools (PyYAML, Ansible, yamllint) read as
+#: booleans: ambiguous in a file people edit by hand, so they must be quoted.
+_YAML11_BOOLS = frozenset(
+    "y Y yes Yes YES n N no No NO on On ON off Off OFF".split())
+
 Path_ = tuple[Union[str, int], ...]
 
 
-@dataclasses.dataclass
 class _Doc:
-    """One parsed file: data, and where each value stood."""
+    """One parsed file: its data, and (on demand) where each value stood.
 
-    path: str
-    data: Any
-    marks: dict[Path_, tuple[int, int]]
-    raw: dict[Path_, str]  # plain (unquoted) scalars' text
+    Valid files are parsed by yaml-rs (YAML 1.2, fast); positions come from
+    a second, slower PyYAML compose that runs only when an error or an
+    origin must be located.
+    """
+
+    def __init__(self, path: str, text: str, data: Any,
+                 marks: dict[Path_, tuple[int, int]] | None = None,
+                 raw: dict[Path_, str] | None = None) -> None:
+        self.path = path
+        self.text = text
+        self.data = data
+        self._marks = marks
+        self.raw = raw or {}
+
+    @property
+    def marks(self) -> dict[Path_, tuple[int, int]]:
+        if self._marks is None:
+            builder = _Builder(self.path, _Loader12(self.text))
+            try:
+                node = builder.loader.get_single_node()
+                if node is not None:
+                    builder.build(node)
+            except yaml.YAMLError:
+                pass
+            finally:
+                builder.loader.dispose()
+            self._marks, self.raw = builder.marks, builder.raw
+        return self._marks
 
     def where(self, field: Path_) -> tuple[int | None, int | None]:
         # The nearest located ancestor of the field.
+        marks = self.marks
         for i in range(len(field), -1, -1):
-            mark = self.marks.get(field[:i])
+            mark = marks.get(field[:i])
             if mark is not None:
                 return mark
         return None, None
@@ -390,6 +455,14 @@ class _Builder:
             return [self.build(n, at + (i,)) for i, n in enumerate(node.value)]
         if not node.style:  # plain scalar: None (Python) or '' (libyaml)
             self.raw[at] = node.value
+            if node.value in _YAML11_BOOLS:
+                self.errors.append(exceptions.CatalogueError(
+                    path=self.path, line=node.start_mark.line + 1,
+                    column=node.start_mark.column + 1, field=field_name(at),
+                    reason=(f"unquoted {node.value!r} is ambiguous: YAML 1.1 "
+                            "tools read it as a boolean, YAML 1.2 as a "
+                            f"string; write true/false, or \"{node.value}\" "
+                            "in quotes")))
         return self.loader.construct_object(node)
 
 
@@ -406,12 +479,42 @@ Errors = list[exceptions.CatalogueError]
 
 
 def _parse(source: Source) -> tuple[_Doc | None, Errors]:
+    """Parse one file: yaml-rs first; PyYAML with positions on any doubt."""
     try:
         path, text = _read_text(source)
     except (OSError, UnicodeDecodeError) as exc:
         return None, [exceptions.CatalogueError(
             path=str(source), reason=f"cannot read: {exc}")]
-    loader = _Loader(text)
+    try:
+        data = yaml_rs.loads(text)
+    except Exception:  # yaml-rs has no positions: ask the slow path
+        return _parse_slow(path, text)
+    if data is None:
+        return None, [exceptions.CatalogueError(
+            path=path, reason="empty file; a catalogue file needs "
+                              "'format: 1' and 'entries'")]
+    doc = _Doc(path, text, data)
+    if _needs_slow_path(data):
+        # Only the slow path knows whether "no" was quoted.
+        return _parse_slow(path, text)
+    return doc, []
+
+
+def _needs_slow_path(data: Any) -> bool:
+    """Values only the positional parser can judge: maybe-booleans, keys
+    that are not strings."""
+    if isinstance(data, str):
+        return data in _YAML11_BOOLS
+    if isinstance(data, dict):
+        return any(not isinstance(k, str) or k in _YAML11_BOOLS
+                   or _needs_slow_path(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_needs_slow_path(v) for v in data)
+    return False
+
+
+def _parse_slow(path: str, text: str) -> tuple[_Doc | None, Errors]:
+    loader = _Loader12(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -423,9 +526,8 @@ def _parse(source: Source) -> tuple[_Doc | None, Errors]:
     except yaml.YAMLError as exc:
         return None, [exceptions.CatalogueError(
             path=path, reason=f"not valid YAML: {exc}")]
-    finally:
-        loader.dispose()
     if node is None:
+        loader.dispose()
         return None, [exceptions.CatalogueError(
             path=path, reason="empty file; a catalogue file needs "
                               "'format: 1' and 'entries'")]
@@ -435,7 +537,9 @@ def _parse(source: Source) -> tuple[_Doc | None, Errors]:
     except yaml.YAMLError as exc:
         return None, [exceptions.CatalogueError(
             path=path, reason=f"not valid YAML: {exc}")]
-    doc = _Doc(path=path, data=data, marks=builder.marks, raw=builder.raw)
+    finally:
+        loader.dispose()
+    doc = _Doc(path, text, data, marks=builder.marks, raw=builder.raw)
     return doc, builder.errors
 
 
@@ -452,6 +556,11 @@ def schema() -> dict[str, Any]:
 
 
 @functools.cache
+def _fast_validator() -> Callable[[Any], Any]:
+    return fastjsonschema.compile(schema())
+
+
+@functools.cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema())
     return cls(schema())
@@ -459,6 +568,7 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
     at = tuple(error.absolute_path)
+    doc.marks  # noqa: B018 - fills doc.raw (the text of plain scalars)
     raw = doc.raw.get(at)
     if error.validator == "type" and raw is not None and not isinstance(
             error.instance, str) and "string" in str(error.validator_value):
@@ -477,6 +587,16 @@ def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
 
 
 def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
+    """Schema errors; the compiled validator clears valid files quickly.
+
+    fastjsonschema stops at the first error and says little, so an invalid
+    file is checked again by jsonschema for every error, with positions.
+    """
+    try:
+        _fast_validator()(doc.data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass
     out = []
     for error in sorted(_validator().iter_errors(doc.data),
                         key=lambda e: [str(p) for p in e.absolute_path]):
@@ -617,7 +737,8 @@ class _Layered:
     doc: _Doc
     at: Path_
     layer: str
-    changed_by: list[str] = dataclasses.field(default_factory=list)
+    changed_by: list[tuple[_Doc, Path_]] = dataclasses.field(
+        default_factory=list)
 
 
 def _merge(base: Mapping[str, Any],
@@ -643,9 +764,14 @@ def _to_entry(item: _Layered) -> Entry:
     osv = raw["os_vif"]
     pp = osv.get("port_profile")
     deprecated = raw.get("deprecated")
-    origin = _origin(item.doc, item.at)
-    if item.changed_by:
-        origin += " (changed by " + ", ".join(item.changed_by) + ")"
+
+    def locate() -> str:
+        origin = _origin(item.doc, item.at)
+        if item.changed_by:
+            origin += " (changed by " + ", ".join(
+                _origin(d, a) for d, a in item.changed_by) + ")"
+        return origin
+
     return Entry(
         name=raw["name"],
         description=" ".join(str(raw.get("description", "")).split()),
@@ -671,7 +797,7 @@ def _to_entry(item: _Layered) -> Entry:
         deprecated=deprecated is not None,
         replacement=(deprecated or {}).get("replacement"),
         deprecation_reason=(deprecated or {}).get("reason", ""),
-        origin=origin,
+        locate=locate,
     )
 
 
@@ -755,7 +881,7 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
     order: list[str] = []
     files: list[str] = []
     for layer_no, layer in enumerate(layers):
-        seen_in_layer: dict[str, str] = {}
+        seen_in_layer: dict[str, tuple[_Doc, Path_]] = {}
         for source in layer:
             doc, file_errors = _load_doc(source)
             if doc is not None:
@@ -773,7 +899,7 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
                     order.append(name)
                 items[name] = item
             for name in staged:
-                seen_in_layer[name] = _origin(doc, staged[name].at)
+                seen_in_layer[name] = (doc, staged[name].at)
     choice = dict(plugin_choice if plugin_choice is not None
                   else CONF.os_vif_pref.plugin_choice)
     entries, disabled = [], []
@@ -813,7 +939,8 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
 
 
 def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
-           seen_in_layer: Mapping[str, str], registry: Mapping[str, Any],
+           seen_in_layer: Mapping[str, tuple[_Doc, Path_]],
+           registry: Mapping[str, Any],
            ) -> tuple[dict[str, _Layered], list[exceptions.CatalogueError]]:
     """Apply one file's entries on top of what is loaded, or report why not.
 
@@ -824,10 +951,9 @@ def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
     for i, raw in enumerate(doc.data["entries"]):
         at: Path_ = ("entries", i)
         name = raw["name"]
-        here = _origin(doc, at)
         if name in staged or name in seen_in_layer:
             first = (_origin(doc, staged[name].at) if name in staged
-                     else seen_in_layer[name])
+                     else _origin(*seen_in_layer[name]))
             errors.append(doc.error(at + ("name",), (
                 f"entry {name!r} is defined twice: here and at {first}")))
             continue
@@ -845,7 +971,7 @@ def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
             merged = _merge(base.raw, patch)
             item = _Layered(raw=merged, doc=base.doc, at=base.at,
                             layer=base.layer,
-                            changed_by=base.changed_by + [here])
+                            changed_by=base.changed_by + [(doc, at)])
             # Re-check the merged entry, locating errors in this file.
             _check_entry(merged, at, doc, registry, errors)
         else:
