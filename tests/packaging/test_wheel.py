@@ -1,0 +1,70 @@
+"""The wheel carries the catalogue: build it, install it in a fresh venv.
+
+This proves the bundled catalogue is read with importlib.resources from the
+installed package, not from the checkout: the CLI runs from a directory
+outside the tree, in a virtualenv that never saw the source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps",
+         "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True, cwd=ROOT)
+    (whl,) = out.glob("os_vif_pref-*.whl")
+    return whl
+
+
+def test_wheel_contains_catalogue_schema_and_entry_points(wheel: Path):
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        bundled = sorted(p.name for p in (ROOT / "catalogue").glob("*.yaml"))
+        assert bundled
+        for name in bundled:
+            assert f"os_vif_pref/catalogue_data/{name}" in names
+        assert "os_vif_pref/schema/catalogue-v1.json" in names
+        eps = next(n for n in names if n.endswith("entry_points.txt"))
+        text = zf.read(eps).decode()
+    assert "[os_vif]" in text and "pref_ovs" in text
+    assert "[console_scripts]" in text and "os-vif-pref" in text
+    assert "[oslo.config.opts]" in text
+
+
+def test_installed_wheel_lists_the_catalogue(wheel: Path, tmp_path: Path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = venv / "bin" / "pip"
+    subprocess.run([str(pip), "install", "-q", str(wheel)], check=True,
+                   env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [str(venv / "bin" / "os-vif-pref"), "catalogue", "list", "--long",
+         "-f", "json"], cwd=elsewhere, capture_output=True, text=True,
+        check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["Name"]: r for r in json.loads(proc.stdout)}
+    assert {"ovs", "linux-bridge", "tap", "macvtap"} <= set(rows)
+    # Read from the installed package, not from this checkout.
+    assert str(venv) in rows["ovs"]["Origin"]
+    assert str(ROOT) not in rows["ovs"]["Origin"]
+    proc = subprocess.run(
+        [str(venv / "bin" / "os-vif-pref"), "catalogue", "validate"],
+        cwd=elsewhere, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("OK: "), (
+        proc.stdout + proc.stderr)
