@@ -262,6 +262,13 @@ class _UnplugPortsCommand(ovs_command.BaseCommand):
         self.result = deleted
 
 
+class _NoopCommand(ovs_command.BaseCommand):
+    """Nothing but the transaction's ``next_cfg`` increment."""
+
+    def run_idl(self, txn: ovs_idl.Transaction) -> None:
+        self.result = None
+
+
 def _port_interface(port: ovs_idl.Row, name: str) -> ovs_idl.Row | None:
     for iface in port.interfaces:
         if iface.name == name:
@@ -460,6 +467,14 @@ class Ovsdb:
             return
         self._run("ensure_bridge", [self.api.add_br(
             bridge, may_exist=True, datapath_type=datapath_type)])
+
+    def wait_for_vswitchd(self) -> None:
+        """Return once ovs-vswitchd has applied every change made so far.
+
+        (Unplugs do not wait for it; tests and benchmarks use this to see
+        the switch settle, or to account for its background work.)
+        """
+        self._run("sync", [_NoopCommand(self.api)], wait_vswitchd=True)
 
     # -- reads (from the local replica, no round trip) -------------------
     def bridge_exists(self, bridge: str) -> bool:
