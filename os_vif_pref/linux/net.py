@@ -26,6 +26,7 @@ Why some things look the way they do:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -201,11 +202,20 @@ class _Reaper:
     def ensure_started(self) -> int:
         with self.cond:
             if self.group is None:
-                used = {m.get("group") for m in _ipr().link("dump")}
+                links = list(_ipr().link("dump"))
+                used = {m.get("group") for m in links}
                 group = random.randrange(1 << 24, 1 << 31)
                 while group in used:
                     group = random.randrange(1 << 24, 1 << 31)
                 self.group = group
+                # Adopt devices a previous daemon retired but did not live
+                # to delete (deleting them twice is harmless: ENODEV).
+                for m in links:
+                    if (m.get("ifname") or "").startswith(RETIRED_PREFIX) \
+                            and _kind(m) is not None:
+                        with contextlib.suppress(NetlinkError):
+                            _ipr().link("set", index=m["index"], group=group)
+                            self.retired += 1
                 self.thread = threading.Thread(
                     target=self._run, name="os-vif-pref-reaper", daemon=True)
                 self.thread.start()

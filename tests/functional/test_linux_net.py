@@ -341,3 +341,20 @@ def test_daemon_rejects_missing_source_device(ipr, test_netns):
     with pytest.raises(net.NetDeviceError, match="no such device"):
         net.create_tap("tm9", master="tnobr0")
     assert "tm9" not in names(ipr)
+
+
+def test_new_daemon_adopts_devices_a_dead_daemon_retired(ipr, test_netns):
+    """A device left renamed-but-undeleted (daemon died before its reaper
+    ran) is deleted by the next daemon's reaper."""
+    from os_vif_pref.testing import privsep as privsep_testing
+
+    net.create_tap("tadopt0")
+    idx = link(ipr, "tadopt0")["index"]
+    # What _retire leaves behind, done by hand in a foreign group.
+    ipr.link("set", index=idx, state="down")
+    ipr.link("set", index=idx, ifname=f"{net.RETIRED_PREFIX}{idx}",
+             group=12345)
+    privsep_testing.stop_daemons()
+    net.delete_net_devs(["tnothing0"])   # new daemon, reaper starts
+    net.flush_deleted()
+    assert f"{net.RETIRED_PREFIX}{idx}" not in names(ipr)

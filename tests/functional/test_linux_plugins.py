@@ -236,3 +236,42 @@ def test_two_vifs_on_one_bridge_ping_each_other(osvif, ipr, cleanup,
     os_vif.unplug(vif_b, instance())
     assert netns_testing.ping(ns_a, "10.231.7.2", count=1,
                               timeout=0.5) == 0
+
+
+def test_fifty_concurrent_os_vif_plugs(osvif, ipr, create_tap_option):
+    import threading
+
+    vifs = [bridge_vif("tcc0", f"tcc{i:02d}", mac=f"fa:16:3e:00:02:{i:02x}",
+                       mtu=1400) for i in range(50)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(50)
+
+    def run(func, vif):
+        try:
+            barrier.wait()
+            func(vif, instance())
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    def all_at_once(func):
+        threads = [threading.Thread(target=run, args=(func, v))
+                   for v in vifs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    all_at_once(os_vif.plug)
+    assert errors == []
+    br = link(ipr, "tcc0")
+    ports = {m.get("ifname"): m for m in ipr.get_links(master=br["index"])}
+    assert sorted(ports) == [v.vif_name for v in vifs]
+    assert all(p.get("mtu") == 1400 and p["flags"] & 1
+               for p in ports.values())
+    all_at_once(os_vif.unplug)
+    assert errors == []
+    net.delete_net_devs(["tcc0"])
+    net.flush_deleted()
+    left = names(ipr)
+    assert not {v.vif_name for v in vifs} & left and "tcc0" not in left
+    assert not [n for n in left if n.startswith(net.RETIRED_PREFIX)]
