@@ -1,0 +1,743 @@
+"""Host capabilities the catalogue's ``requires`` name, probed cheaply.
+
+Every catalogue entry lists what the host must have (``ovsdb``,
+``kernel_link:veth``, ``ovs_iface:dpdkvhostuserclient``...).  This module
+answers those questions without root where it can and without ever raising:
+a probe that fails, errors or times out yields a :class:`ProbeResult` with
+``ok=False`` and the reason, so one broken probe marks the entries that need
+it unusable and leaves the rest of the preference list alone.
+
+Probes come in *families* that answer several capabilities at once (one
+OVSDB round trip gives the bridges, datapath types and interface types; one
+read of the kernel config gives every link kind).  Families are cached for
+``[os_vif_pref] probe_cache_ttl`` seconds, keyed by the configuration they
+read, so the preference list can be recomputed often.
+
+Capabilities:
+
+``kernel_link:KIND`` (bridge, tun, veth, macvtap)
+    the kernel can create that link kind: ``/sys/module``, then the kernel
+    config (``/proc/config.gz`` or ``/boot/config-RELEASE``) and
+    ``modules.dep``; tun also needs the ``/dev/net/tun`` character device.
+    With none of those readable, a throw-away network namespace is tried.
+``ovsdb``
+    ovsdb-server answers at the probe connection (one JSON-RPC transact,
+    cut off by ``probe_timeout``).
+``ovs_bridge``
+    the bridge ``[os_vif_pref] probe_ovs_bridge`` exists.
+``ovs_datapath:TYPE`` / ``ovs_iface:TYPE``
+    in ``Open_vSwitch.datapath_types`` / ``iface_types`` (filled by
+    ovs-vswitchd, so they also say vswitchd is running).
+``vhostuser_socket_dir``
+    ``[os_vif_pref_ovs] vhostuser_socket_dir`` is a writable directory.
+``sriov``
+    some network device has SR-IOV virtual functions.
+``plugin:NAME``
+    the os-vif plugin ``NAME`` (entry-point group ``os_vif``) is installed
+    and loads; ``value`` is its ``describe()`` (checked by preference.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+import contextlib
+import ctypes
+import dataclasses
+import errno
+import gzip
+import json
+import logging
+import os
+import select
+import socket
+import stat
+import struct
+import threading
+import time
+from typing import Any
+
+from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
+
+probe_opts = [
+    cfg.FloatOpt(
+        "probe_cache_ttl", default=30.0, min=0.0,
+        help="Seconds a host capability probe result is reused before the "
+             "preference list probes again (0: probe every time)."),
+    cfg.FloatOpt(
+        "probe_timeout", default=1.0, min=0.01,
+        help="Seconds one probe may take (an OVSDB socket that accepts but "
+             "never answers, a hung namespace test); past it the "
+             "capability is reported missing with the reason."),
+    cfg.StrOpt(
+        "probe_ovsdb_connection",
+        help="OVSDB connection the probes use. Unset: [os_vif_pref_ovs] "
+             "ovsdb_connection (the pref_ovs plugin's option), so the "
+             "probes look at the database the plugin will plug into."),
+    cfg.StrOpt(
+        "probe_ovs_bridge", default="br-int",
+        help="OVS bridge the ovs_bridge capability looks for (Nova's "
+             "[neutron] ovs_bridge)."),
+]
+
+CONF = cfg.CONF
+CONF.register_opts(probe_opts, group="os_vif_pref")
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    return [("os_vif_pref", probe_opts)]
+
+
+#: Link kinds probed, with their kernel config symbol and module name.
+LINK_KINDS: Mapping[str, tuple[str, str]] = {
+    "bridge": ("CONFIG_BRIDGE", "bridge"),
+    "tun": ("CONFIG_TUN", "tun"),
+    "veth": ("CONFIG_VETH", "veth"),
+    "macvtap": ("CONFIG_MACVTAP", "macvtap"),
+}
+
+TUN_DEVICE = "/dev/net/tun"
+SYS_MODULE = "/sys/module"
+SYS_NET = "/sys/class/net"
+PROC_CONFIG = "/proc/config.gz"
+MODULES_DIR = "/lib/modules"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    """One capability: present or not, what was found, and why."""
+
+    capability: str
+    ok: bool
+    value: Any = None
+    reason: str = ""
+    #: Seconds the probe (its whole family) took when it last ran.
+    duration: float = 0.0
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        value = self.value
+        if not isinstance(value, (str, int, float, bool, list, type(None))):
+            value = str(value)
+        return {"capability": self.capability, "ok": self.ok,
+                "value": value, "reason": self.reason,
+                "duration_ms": round(self.duration * 1000, 3),
+                "cached": self.cached}
+
+
+def _missing(capability: str, reason: str) -> ProbeResult:
+    return ProbeResult(capability, False, None, reason)
+
+
+# --------------------------------------------------------------------------
+# kernel link kinds
+# --------------------------------------------------------------------------
+
+def _kernel_config(release: str) -> dict[str, str] | None:
+    """The running kernel's build config, if it is readable."""
+    candidates: list[tuple[str, Callable[[str], Any]]] = [
+        (PROC_CONFIG, gzip.open),
+        (f"/boot/config-{release}", open),
+    ]
+    for path, opener in candidates:
+        try:
+            with opener(path) as f:  # type: ignore[operator]
+                data = f.read()
+        except (OSError, EOFError):
+            continue
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", "replace")
+        out = {}
+        for line in data.splitlines():
+            if line.startswith("CONFIG_"):
+                key, _, value = line.partition("=")
+                out[key] = value
+        return out
+    return None
+
+
+def _module_installed(release: str, module: str) -> bool | None:
+    """Whether ``module.ko`` is in modules.dep; None if that is unreadable."""
+    try:
+        with open(os.path.join(MODULES_DIR, release, "modules.dep"),
+                  encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return (f"/{module}.ko" in text)
+
+
+def _tun_device() -> tuple[bool, str]:
+    try:
+        st = os.stat(TUN_DEVICE)
+    except OSError as exc:
+        return False, f"{TUN_DEVICE}: {exc.strerror}"
+    if not stat.S_ISCHR(st.st_mode):
+        return False, f"{TUN_DEVICE} is not a character device"
+    return True, ""
+
+
+def probe_kernel_links(timeout: float) -> dict[str, ProbeResult]:
+    """Which link kinds the kernel can create, without creating any."""
+    release = os.uname().release
+    config = None
+    results: dict[str, ProbeResult] = {}
+    unknown: list[str] = []
+    for kind, (symbol, module) in LINK_KINDS.items():
+        cap = f"kernel_link:{kind}"
+        how: str | None = None
+        why = ""
+        if os.path.isdir(os.path.join(SYS_MODULE, module)):
+            how = "loaded"
+        else:
+            if config is None:
+                config = _kernel_config(release) or {}
+            setting = config.get(symbol)
+            if setting == "y":
+                how = "built in"
+            elif setting == "m":
+                installed = _module_installed(release, module)
+                if installed or installed is None:
+                    how = "module"
+                else:
+                    why = (f"{symbol}=m but {module}.ko is not installed "
+                           f"under {MODULES_DIR}/{release}")
+            elif config:
+                why = f"kernel {release} is built without {symbol}"
+            else:
+                unknown.append(kind)
+                continue
+        if how and kind == "tun":
+            ok, tun_why = _tun_device()
+            if not ok:
+                how, why = None, tun_why
+        results[cap] = (ProbeResult(cap, True, how) if how
+                        else _missing(cap, why))
+    if unknown:
+        results.update(probe_links_in_netns(unknown, timeout))
+    return results
+
+
+# A throw-away network namespace, for kernels whose config is unreadable.
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_RTM_NEWLINK = 16
+_NLM_F_REQUEST, _NLM_F_ACK = 0x1, 0x4
+_NLM_F_EXCL, _NLM_F_CREATE = 0x200, 0x400
+_IFLA_IFNAME, _IFLA_LINKINFO, _IFLA_INFO_KIND = 3, 18, 1
+_NLMSG_ERROR = 2
+
+
+def _rtattr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (
+        -length % 4)
+
+
+def _newlink_errno(sock: socket.socket, kind: str, seq: int) -> int:
+    """Ask for a new link of ``kind``; return the kernel's errno (0: made)."""
+    name = f"probe{seq}\0".encode()
+    attrs = _rtattr(_IFLA_IFNAME, name) + _rtattr(
+        _IFLA_LINKINFO, _rtattr(_IFLA_INFO_KIND, kind.encode()))
+    body = struct.pack("=BxHiII", 0, 0, 0, 0, 0) + attrs
+    flags = _NLM_F_REQUEST | _NLM_F_ACK | _NLM_F_EXCL | _NLM_F_CREATE
+    sock.send(struct.pack("=LHHLL", 16 + len(body), _RTM_NEWLINK, flags,
+                          seq, 0) + body)
+    data = sock.recv(65536)
+    _len, mtype, _flags, _seq, _pid = struct.unpack_from("=LHHLL", data)
+    if mtype != _NLMSG_ERROR:
+        return errno.EPROTO
+    (err,) = struct.unpack_from("=i", data, 16)
+    # The device is removed with the namespace when the child exits.
+    return -err
+
+
+def _netns_child(kinds: list[str], wfd: int) -> None:  # pragma: no cover
+    """Runs in a forked child: new netns, one RTM_NEWLINK per kind."""
+    out: dict[str, Any] = {}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = _CLONE_NEWNET if os.geteuid() == 0 else (
+            _CLONE_NEWUSER | _CLONE_NEWNET)
+        if libc.unshare(flags) != 0:
+            out["error"] = "cannot create a network namespace: " + (
+                os.strerror(ctypes.get_errno()))
+        else:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+            for seq, kind in enumerate(kinds, 1):
+                if kind == "tun":  # rtnetlink refuses tun by design
+                    out[kind] = None
+                    continue
+                out[kind] = _newlink_errno(sock, kind, seq)
+            sock.close()
+    except Exception as exc:
+        out["error"] = str(exc)
+    os.write(wfd, json.dumps(out).encode())
+    os._exit(0)
+
+
+def probe_links_in_netns(kinds: list[str],
+                         timeout: float) -> dict[str, ProbeResult]:
+    """Create each link kind in a private namespace of a forked child.
+
+    Only used when the kernel's config is unreadable: unprivileged users
+    get a user namespace; the devices vanish with the child's namespace.
+    EOPNOTSUPP means the kernel has no such kind; any other answer (made, or
+    refused for a missing parameter, as macvtap without a lower device)
+    means it has.
+    """
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(rfd)
+        _netns_child(kinds, wfd)
+    os.close(wfd)
+    raw = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([rfd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            raw += chunk
+        answer = json.loads(raw or b"{}")
+    except (TimeoutError, ValueError) as exc:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+        answer = {"error": ("namespace test timed out after "
+                            f"{timeout:g}s") if isinstance(
+            exc, TimeoutError) else f"namespace test failed: {exc}"}
+    finally:
+        os.close(rfd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    out = {}
+    for kind in kinds:
+        cap = f"kernel_link:{kind}"
+        if "error" in answer:
+            out[cap] = _missing(cap, "kernel config unreadable and "
+                                + answer["error"])
+        elif kind == "tun":
+            ok, why = _tun_device()
+            out[cap] = ProbeResult(cap, True, "device") if ok else _missing(
+                cap, why)
+        elif answer.get(kind) == errno.EOPNOTSUPP:
+            out[cap] = _missing(cap, f"the kernel has no {kind!r} link kind")
+        else:
+            out[cap] = ProbeResult(cap, True, "created in a test namespace")
+    return out
+
+
+# --------------------------------------------------------------------------
+# OVSDB
+# --------------------------------------------------------------------------
+
+_ovs_group: str | None = None
+
+
+def _ovs_opts(conf: cfg.ConfigOpts) -> Any:
+    """``[os_vif_pref_ovs]``, registered as os-vif would when loading
+    pref_ovs (same Opt objects, so os-vif's later registration is a no-op).
+    """
+    global _ovs_group
+    if _ovs_group is None:
+        from os_vif_pref.plugins import ovs as ovs_plugin
+
+        conf.register_opts(ovs_plugin.OvsPlugin.CONFIG_OPTS,
+                           group=ovs_plugin.CONFIG_GROUP)
+        _ovs_group = ovs_plugin.CONFIG_GROUP
+    return conf[_ovs_group]
+
+
+def _ovs_connection(conf: cfg.ConfigOpts = CONF) -> str:
+    conn = conf.os_vif_pref.probe_ovsdb_connection
+    if conn:
+        return str(conn)
+    return str(_ovs_opts(conf).ovsdb_connection)
+
+
+def _vhostuser_dir(conf: cfg.ConfigOpts = CONF) -> str:
+    return str(_ovs_opts(conf).vhostuser_socket_dir)
+
+
+def _ovs_set(value: Any) -> list[Any]:
+    """An OVSDB set (``["set", [...]]``) or single atom, as a list."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == "set":
+        return list(value[1])
+    return [value]
+
+
+def _connect(connection: str, timeout: float) -> socket.socket:
+    method, _, rest = connection.partition(":")
+    if method == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address: Any = rest
+    elif method == "tcp":
+        host, _, port = rest.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            raise ValueError(f"cannot parse {connection!r}")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        address = (host, int(port))
+    else:
+        raise ValueError(f"the probe speaks unix: and tcp:, not {method}: "
+                         "(set [os_vif_pref] probe_ovsdb_connection)")
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def ovsdb_query(connection: str, timeout: float) -> dict[str, Any]:
+    """One JSON-RPC transact: Open_vSwitch types, version and bridges.
+
+    A raw socket rather than ovsdbapp: the IDL would download and monitor
+    every table, which costs far more than the question, and the whole
+    exchange here is bounded by ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    request = {"id": 1, "method": "transact", "params": [
+        "Open_vSwitch",
+        {"op": "select", "table": "Open_vSwitch", "where": [],
+         "columns": ["datapath_types", "iface_types", "ovs_version"]},
+        {"op": "select", "table": "Bridge", "where": [],
+         "columns": ["name", "datapath_type"]}]}
+    with _connect(connection, timeout) as sock:
+        sock.sendall(json.dumps(request).encode())
+        decoder = json.JSONDecoder()
+        buf = ""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("ovsdb-server closed the connection")
+            buf += chunk.decode("utf-8", "replace")
+            while buf.strip():
+                try:
+                    msg, end = decoder.raw_decode(buf.lstrip())
+                except ValueError:
+                    break  # incomplete: read more
+                buf = buf.lstrip()[end:]
+                if msg.get("method") == "echo":
+                    sock.sendall(json.dumps({"id": msg.get("id"),
+                                             "result": msg.get("params"),
+                                             "error": None}).encode())
+                    continue
+                if msg.get("id") != 1:
+                    continue
+                if msg.get("error"):
+                    raise RuntimeError(f"ovsdb-server: {msg['error']}")
+                return _parse_ovsdb(msg["result"])
+
+
+def _parse_ovsdb(result: list[Any]) -> dict[str, Any]:
+    for op in result:
+        if isinstance(op, dict) and op.get("error"):
+            raise RuntimeError(f"ovsdb-server: {op['error']}: "
+                               f"{op.get('details', '')}")
+    rows = result[0].get("rows", [])
+    root = rows[0] if rows else {}
+    return {
+        "datapath_types": sorted(_ovs_set(root.get("datapath_types",
+                                                   ["set", []]))),
+        "iface_types": sorted(_ovs_set(root.get("iface_types",
+                                                ["set", []]))),
+        "ovs_version": "".join(map(str, _ovs_set(root.get(
+            "ovs_version", ["set", []])))),
+        "bridges": {r["name"]: r.get("datapath_type") or "system"
+                    for r in result[1].get("rows", [])},
+    }
+
+
+def probe_ovs(connection: str, bridge: str, timeout: float,
+              wanted: Iterable[str] = ()) -> dict[str, ProbeResult]:
+    """``ovsdb``, ``ovs_bridge`` and every ``ovs_datapath:``/``ovs_iface:``
+    capability in ``wanted`` (plus the ones vswitchd reports)."""
+    wanted = set(wanted)
+    try:
+        info = ovsdb_query(connection, timeout)
+    except TimeoutError:
+        why = f"no answer from ovsdb-server at {connection} within " \
+              f"{timeout:g}s"
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError,
+            TypeError, AttributeError) as exc:
+        why = f"ovsdb-server at {connection}: " + (
+            exc.strerror if isinstance(exc, OSError) and exc.strerror
+            else str(exc))
+    else:
+        out = {"ovsdb": ProbeResult(
+            "ovsdb", True, f"{connection} (Open vSwitch "
+                           f"{info['ovs_version'] or 'version unknown'})")}
+        if bridge in info["bridges"]:
+            out["ovs_bridge"] = ProbeResult(
+                "ovs_bridge", True,
+                f"{bridge} (datapath {info['bridges'][bridge]})")
+        else:
+            out["ovs_bridge"] = _missing("ovs_bridge", (
+                f"no bridge {bridge!r} (bridges: "
+                f"{', '.join(sorted(info['bridges'])) or 'none'})"))
+        for prefix, column in (("ovs_datapath", "datapath_types"),
+                               ("ovs_iface", "iface_types")):
+            have = info[column]
+            caps = {c for c in wanted if c.startswith(prefix + ":")}
+            caps |= {f"{prefix}:{t}" for t in have}
+            for cap in sorted(caps):
+                kind = cap.split(":", 1)[1]
+                if kind in have:
+                    out[cap] = ProbeResult(cap, True, kind)
+                elif not have:
+                    out[cap] = _missing(cap, (
+                        f"Open_vSwitch.{column} is empty: ovs-vswitchd is "
+                        "not running or has not started yet"))
+                else:
+                    out[cap] = _missing(cap, (
+                        f"ovs-vswitchd does not support {kind!r} "
+                        f"({column}: {', '.join(have)})"))
+        return out
+    out = {cap: _missing(cap, why) for cap in wanted}
+    for cap in ("ovsdb", "ovs_bridge"):
+        out[cap] = _missing(cap, why)
+    return out
+
+
+# --------------------------------------------------------------------------
+# files and devices
+# --------------------------------------------------------------------------
+
+def probe_socket_dir(path: str) -> ProbeResult:
+    cap = "vhostuser_socket_dir"
+    if not os.path.isdir(path):
+        return _missing(cap, f"{path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        return _missing(cap, f"{path} is not writable by uid {os.geteuid()}")
+    return ProbeResult(cap, True, path)
+
+
+def probe_sriov() -> ProbeResult:
+    found = []
+    try:
+        names = sorted(os.listdir(SYS_NET))
+    except OSError as exc:
+        return _missing("sriov", f"{SYS_NET}: {exc.strerror}")
+    for name in names:
+        try:
+            with open(os.path.join(SYS_NET, name, "device",
+                                   "sriov_totalvfs")) as f:
+                total = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if total > 0:
+            found.append(f"{name}:{total}")
+    if not found:
+        return _missing("sriov", "no network device with SR-IOV virtual "
+                                 "functions")
+    return ProbeResult("sriov", True, ", ".join(found))
+
+
+# --------------------------------------------------------------------------
+# os-vif plugins
+# --------------------------------------------------------------------------
+
+_PLUGIN_GROUP = "os_vif"
+
+
+def _plugin_eps() -> dict[str, Any]:
+    from importlib import metadata
+
+    return {ep.name: ep for ep in metadata.entry_points(group=_PLUGIN_GROUP)}
+
+
+def probe_plugin(name: str, eps: Mapping[str, Any] | None = None,
+                 ) -> ProbeResult:
+    """Whether os-vif plugin ``name`` is installed and loads.
+
+    The value is the plugin's ``describe()`` (an os-vif HostPluginInfo).
+    When os-vif is already initialised (inside Nova) its loaded plugin is
+    used, so the answer is about the very object Nova will call.
+    """
+    cap = f"plugin:{name}"
+    obj = None
+    try:
+        import os_vif
+
+        mgr = getattr(os_vif, "_EXT_MANAGER", None)
+        if mgr is not None and name in mgr.names():
+            obj = mgr[name].obj
+    except Exception:  # os-vif's internals moved: load it ourselves
+        obj = None
+    if obj is None:
+        eps = _plugin_eps() if eps is None else eps
+        ep = eps.get(name)
+        if ep is None:
+            return _missing(cap, (
+                f"os-vif plugin {name!r} is not installed (no entry point "
+                f"{name!r} in group {_PLUGIN_GROUP!r})"))
+        try:
+            cls = ep.load()
+            obj = cls.load(name)
+        except Exception as exc:
+            return _missing(cap, (
+                f"os-vif plugin {name!r} ({ep.value}) does not load: "
+                f"{type(exc).__name__}: {exc}"))
+    try:
+        info = obj.describe()
+    except Exception as exc:
+        return _missing(cap, (
+            f"os-vif plugin {name!r}: describe() failed: "
+            f"{type(exc).__name__}: {exc}"))
+    return ProbeResult(cap, True, info)
+
+
+# --------------------------------------------------------------------------
+# The cached prober
+# --------------------------------------------------------------------------
+
+def family(capability: str) -> str:
+    """The probe family answering a capability."""
+    if capability.startswith("kernel_link:"):
+        return "kernel_link"
+    if capability in ("ovsdb", "ovs_bridge") or capability.startswith(
+            ("ovs_datapath:", "ovs_iface:")):
+        return "ovsdb"
+    if capability.startswith("plugin:"):
+        return capability
+    if capability in ("vhostuser_socket_dir", "sriov"):
+        return capability
+    return ""
+
+
+def known(capability: str) -> bool:
+    if capability.startswith("kernel_link:"):
+        return capability.split(":", 1)[1] in LINK_KINDS
+    return bool(family(capability)) and not capability.endswith(":")
+
+
+class Prober:
+    """Runs probe families on demand and caches them for the TTL."""
+
+    def __init__(self, conf: cfg.ConfigOpts = CONF,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.conf = conf
+        self.clock = clock
+        self._lock = threading.Lock()
+        # family -> (config key, expiry, results, same marked cached)
+        self._cache: dict[str, tuple[Any, float, dict[str, ProbeResult],
+                                     dict[str, ProbeResult]]] = {}
+        self._eps: dict[str, Any] | None = None
+        self.generation = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._eps = None
+            self.generation += 1
+
+    def _key(self, fam: str) -> Any:
+        if fam.startswith("plugin:") or fam in ("kernel_link", "sriov"):
+            return None  # reads no configuration
+        opts = self.conf.os_vif_pref
+        if fam == "ovsdb":
+            return (_ovs_connection(self.conf), opts.probe_ovs_bridge,
+                    opts.probe_timeout)
+        if fam == "vhostuser_socket_dir":
+            return _vhostuser_dir(self.conf)
+        return None
+
+    def _run(self, fam: str, key: Any,
+             wanted: Iterable[str]) -> dict[str, ProbeResult]:
+        timeout = float(self.conf.os_vif_pref.probe_timeout)
+        if fam == "kernel_link":
+            return probe_kernel_links(timeout)
+        if fam == "ovsdb":
+            return probe_ovs(key[0], key[1], timeout, wanted)
+        if fam == "vhostuser_socket_dir":
+            return {fam: probe_socket_dir(key)}
+        if fam == "sriov":
+            return {fam: probe_sriov()}
+        if fam.startswith("plugin:"):
+            if self._eps is None:
+                self._eps = _plugin_eps()
+            return {fam: probe_plugin(fam.split(":", 1)[1], self._eps)}
+        return {}
+
+    def _family(self, fam: str, wanted: set[str]) -> dict[str, ProbeResult]:
+        """Cached results of one family, probing when stale or incomplete."""
+        now = self.clock()
+        try:
+            key = self._key(fam)
+        except Exception as exc:  # unreadable config: report, never raise
+            return {c: _missing(c, f"cannot configure the probe: {exc}")
+                    for c in wanted}
+        hit = self._cache.get(fam)
+        if (hit is not None and hit[0] == key and hit[1] > now
+                and wanted <= hit[2].keys()):
+            return hit[3]
+        wanted = wanted | (hit[2].keys() if hit else set())
+        start = time.perf_counter()
+        try:
+            results = self._run(fam, key, wanted)
+        except Exception as exc:  # a probe must never break the list
+            LOG.exception("Probe %s failed", fam)
+            results = {c: _missing(c, f"probe failed: {exc}")
+                       for c in wanted}
+        took = time.perf_counter() - start
+        results = {c: dataclasses.replace(r, duration=took)
+                   for c, r in results.items()}
+        ttl = float(self.conf.os_vif_pref.probe_cache_ttl)
+        with self._lock:
+            self._cache[fam] = (key, now + ttl, results, {
+                c: dataclasses.replace(r, cached=True)
+                for c, r in results.items()})
+            self.generation += 1
+        return results
+
+    def probe(self, capabilities: Iterable[str]) -> dict[str, ProbeResult]:
+        """Results for the given capabilities (unknown ones are missing)."""
+        by_family: dict[str, set[str]] = {}
+        out: dict[str, ProbeResult] = {}
+        for cap in capabilities:
+            if not known(cap):
+                out[cap] = _missing(cap, f"unknown capability {cap!r} (no "
+                                         "probe answers it)")
+                continue
+            by_family.setdefault(family(cap), set()).add(cap)
+        for fam, caps in by_family.items():
+            results = self._family(fam, caps)
+            for cap in caps:
+                out[cap] = results.get(cap) or _missing(
+                    cap, "the probe did not report it")
+        return out
+
+    def probe_all(self, extra: Iterable[str] = ()) -> dict[str, ProbeResult]:
+        """Every capability this module knows, plus ``extra``."""
+        caps = [f"kernel_link:{k}" for k in LINK_KINDS]
+        caps += ["ovsdb", "ovs_bridge", "vhostuser_socket_dir", "sriov"]
+        caps += list(extra)
+        first = self.probe(dict.fromkeys(caps))
+        # Add whatever vswitchd reported beyond what was asked.
+        fam = self._cache.get("ovsdb")
+        if fam is not None:
+            for cap, res in fam[2].items():
+                first.setdefault(cap, res)
+        return dict(sorted(first.items()))
+
+
+_default: Prober | None = None
+
+
+def default_prober() -> Prober:
+    global _default
+    if _default is None:
+        _default = Prober()
+    return _default
