@@ -26,9 +26,8 @@ import uuid
 
 from nova import context as nova_context
 from nova import exception as nova_exception
-from nova.network import model
+from nova.network import model, os_vif_util
 from nova.network import neutron as nova_neutron
-from nova.network import os_vif_util
 import pytest
 
 from os_vif_pref import catalogue, nova
@@ -177,8 +176,8 @@ def nova_vif(entry: catalogue.Entry, vnic: str, rng: random.Random,
         profile = {"pci_slot": PCI, "physical_network": "physnet1"}
     return model.VIF(
         id=port_id,
-        address="fa:16:3e:%02x:%02x:%02x" % tuple(
-            rng.randrange(256) for _ in range(3)),
+        address="fa:16:3e:{:02x}:{:02x}:{:02x}".format(*tuple(
+            rng.randrange(256) for _ in range(3))),
         network=nova_network(rng, bridge),
         type=entry.vif_type,
         details=details,
@@ -322,7 +321,7 @@ def neutron_port(ent: catalogue.Entry, vnic: str, rng: random.Random,
                    "pci_vendor_info": "15b3:101e"}
     port = {
         "id": port_id, "network_id": net_id, "tenant_id": "t1",
-        "mac_address": "fa:16:3e:aa:bb:%02x" % rng.randrange(256),
+        "mac_address": f"fa:16:3e:aa:bb:{rng.randrange(256):02x}",
         "admin_state_up": rng.choice([True, False]),
         "status": rng.choice(["ACTIVE", "DOWN", "BUILD"]),
         "fixed_ips": fixed_ips,

@@ -1,0 +1,270 @@
+"""The Neutron-side chooser and the ML2 mechanism-driver mixin."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from neutron_lib.plugins.ml2 import api
+import pytest
+
+from os_vif_pref import catalogue, neutron, offer
+
+CAT = catalogue.load(plugin_choice={})
+OVS_DEFAULT = neutron.Served("ovs", {"port_filter": True,
+                                     "ovs_hybrid_plug": False,
+                                     "datapath_type": "system"})
+
+
+def make_offer(*names: str) -> offer.Offer:
+    return offer.from_entries(CAT.get(n) for n in names)
+
+
+def profile_of(*names: str) -> dict[str, Any]:
+    return {offer.KEY: offer.encode(make_offer(*names))}
+
+
+# --------------------------------------------------------------------------
+# choose()
+# --------------------------------------------------------------------------
+
+def test_first_servable_in_host_order() -> None:
+    o = make_offer("ovs-vhostuser", "ovs", "ovs-hybrid")
+    c = neutron.choose(o, ["ovs"], OVS_DEFAULT)
+    assert (c.entry, c.vif_type, c.rank) == ("ovs", "ovs", 1)
+    # The default's details are kept, the item's match applied over them.
+    assert c.vif_details == {"port_filter": True, "ovs_hybrid_plug": False,
+                             "datapath_type": "system"}
+    assert not c.fallback
+    assert "#2" in c.reason
+
+
+def test_host_preference_wins_over_driver_order() -> None:
+    o = make_offer("ovs-hybrid", "ovs")
+    c = neutron.choose(o, [neutron.Served("ovs", {"ovs_hybrid_plug": False}),
+                           neutron.Served("ovs", {"ovs_hybrid_plug": True})],
+                       OVS_DEFAULT)
+    assert c.entry == "ovs-hybrid"
+    assert c.vif_details == {"ovs_hybrid_plug": True}
+
+
+def test_explicit_details_must_fit_the_item() -> None:
+    o = make_offer("ovs-hybrid", "ovs")
+    c = neutron.choose(o, [neutron.Served("ovs", {"ovs_hybrid_plug": False,
+                                                  "port_filter": True})],
+                       OVS_DEFAULT)
+    assert c.entry == "ovs"
+
+
+def test_required_details_must_be_served() -> None:
+    o = make_offer("ovs-vhostuser")
+    with pytest.raises(neutron.NoAcceptableBinding):
+        neutron.choose(o, [neutron.Served(
+            "vhostuser", {"vhostuser_ovs_plug": True})], None)
+    c = neutron.choose(o, [neutron.Served(
+        "vhostuser", {"vhostuser_ovs_plug": True,
+                      "vhostuser_socket": "/run/vhu/x"})], None)
+    assert c.entry == "ovs-vhostuser"
+
+
+def test_vnic_type_filters() -> None:
+    o = make_offer("ovs-direct", "ovs")
+    assert neutron.choose(o, ["ovs"], None).entry == "ovs"
+    assert neutron.choose(o, ["ovs"], None,
+                          vnic_type="direct").entry == "ovs-direct"
+    with pytest.raises(neutron.NoAcceptableBinding, match="macvtap"):
+        neutron.choose(o, ["ovs"], None, vnic_type="macvtap")
+    only_normal = neutron.Served("ovs", None, ("normal",))
+    with pytest.raises(neutron.NoAcceptableBinding):
+        neutron.choose(o, [only_normal], None, vnic_type="direct")
+
+
+def test_nothing_in_common_names_both_sides() -> None:
+    o = make_offer("linux-bridge", "tap")
+    with pytest.raises(neutron.NoAcceptableBinding) as err:
+        neutron.choose(o, ["ovs", "vhostuser"], OVS_DEFAULT)
+    msg = str(err.value)
+    assert "linux-bridge=bridge" in msg and "tap=tap" in msg
+    assert "ovs" in msg and "vhostuser" in msg
+
+
+@pytest.mark.parametrize("profile", [None, {}, {"other": 1},
+                                     {offer.KEY: None}])
+def test_no_offer_is_the_default(profile: Any) -> None:
+    c = neutron.choose(profile, ["bridge"], OVS_DEFAULT)
+    assert c.fallback and c.entry is None
+    assert (c.vif_type, c.vif_details) == ("ovs",
+                                           dict(OVS_DEFAULT.vif_details))
+
+
+@pytest.mark.parametrize("bad", [
+    {offer.KEY: "not json"},
+    {offer.KEY: {"version": 99, "offer": []}},
+    {offer.KEY: {"version": 1, "offer": [{"name": "x"}]}},
+    {offer.KEY: {"version": 1, "offer": [1] * 10_000}},
+    {offer.KEY: {"version": 1, "offer": [], "pad": "x" * (1 << 20)}},
+    {offer.KEY: [1, 2, 3]},
+    "a string profile",
+])
+def test_malformed_offer_falls_back_and_logs(bad: Any, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron")
+    c = neutron.choose(bad, ["ovs"], OVS_DEFAULT, port_id="p1")
+    assert c.fallback and c.vif_type == "ovs"
+    assert "offer ignored" in c.reason
+    assert any("p1" in r.getMessage() for r in caplog.records)
+
+
+def test_no_offer_and_no_default() -> None:
+    with pytest.raises(neutron.NoAcceptableBinding, match="no default"):
+        neutron.choose(None, ["ovs"], None)
+
+
+def test_json_string_profile_value() -> None:
+    prof = {offer.KEY: json.dumps(offer.encode(make_offer("ovs")))}
+    assert neutron.choose(prof, ["ovs"], None).entry == "ovs"
+
+
+def test_parse_served() -> None:
+    s = neutron.parse_served(
+        "ovs, vhostuser:vhostuser_ovs_plug=true:vhostuser_socket=/x bridge")
+    assert s == [neutron.Served("ovs"),
+                 neutron.Served("vhostuser", {"vhostuser_ovs_plug": True,
+                                              "vhostuser_socket": "/x"}),
+                 neutron.Served("bridge")]
+    with pytest.raises(neutron.exceptions.InvalidArgument):
+        neutron.parse_served("ovs:nokey")
+
+
+def test_as_served_rejects_garbage() -> None:
+    assert neutron.as_served(("ovs", {"a": 1})) == neutron.Served(
+        "ovs", {"a": 1})
+    with pytest.raises(neutron.exceptions.InvalidArgument):
+        neutron.as_served(42)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------
+# The ML2 mixin, on a port context shaped like ML2's
+# --------------------------------------------------------------------------
+
+class FakePortContext(api.PortContext):
+    """The parts of ml2's PortContext that bind_port uses; the rest raise."""
+
+    def __init__(self, port: dict, segments: list[dict]) -> None:
+        self._port = port
+        self._segments = segments
+        self.bound: list[tuple] = []
+
+    @property
+    def current(self) -> dict:
+        return self._port
+
+    @property
+    def segments_to_bind(self) -> list[dict]:
+        return self._segments
+
+    def set_binding(self, segment_id, vif_type, vif_details, status=None):
+        self.bound.append((segment_id, vif_type, vif_details, status))
+
+    def _no(self, *a: Any, **k: Any) -> Any:
+        raise AssertionError("not used by bind_port")
+
+    original = status = original_status = network = binding_levels = \
+        original_binding_levels = top_bound_segment = \
+        original_top_bound_segment = bottom_bound_segment = \
+        original_bottom_bound_segment = host = original_host = vif_type = \
+        original_vif_type = vif_details = original_vif_details = \
+        property(_no)
+    host_agents = continue_binding = allocate_dynamic_segment = \
+        release_dynamic_segment = _no
+
+
+class OvsLikeDriver(neutron.NegotiatingMechanismDriverMixin,
+                    api.MechanismDriver):
+    """An agent-style driver: vif_type/vif_details attributes only."""
+
+    vif_type = "ovs"
+    vif_details = {"port_filter": True, "ovs_hybrid_plug": False}
+
+    def initialize(self) -> None:
+        pass
+
+
+class MultiDriver(neutron.NegotiatingMechanismDriverMixin,
+                  api.MechanismDriver):
+    pref_served = [
+        neutron.Served("ovs", {"port_filter": True,
+                               "ovs_hybrid_plug": False}),
+        neutron.Served("ovs", {"port_filter": False,
+                               "ovs_hybrid_plug": True}),
+        neutron.Served("vhostuser", {"vhostuser_ovs_plug": True,
+                                     "vhostuser_socket": "/run/v/s"}),
+    ]
+    pref_default = pref_served[0]
+    pref_binding_status = "ACTIVE"
+
+    def initialize(self) -> None:
+        pass
+
+    def can_bind_segment(self, context, segment) -> bool:
+        return segment[api.NETWORK_TYPE] in ("vxlan", "flat")
+
+
+SEGMENTS = [{api.ID: "seg-vlan", api.NETWORK_TYPE: "vlan"},
+            {api.ID: "seg-vx", api.NETWORK_TYPE: "vxlan"}]
+
+
+def port(profile: Any = None, vnic: str = "normal") -> dict:
+    p = {"id": "port-1", "binding:vnic_type": vnic}
+    if profile is not None:
+        p["binding:profile"] = profile
+    return p
+
+
+def test_mixin_is_a_mechanism_driver() -> None:
+    d = OvsLikeDriver()
+    assert isinstance(d, api.MechanismDriver)
+
+
+def test_mixin_without_offer_binds_default() -> None:
+    ctx = FakePortContext(port(), SEGMENTS)
+    OvsLikeDriver().bind_port(ctx)
+    assert ctx.bound == [("seg-vlan", "ovs",
+                          {"port_filter": True, "ovs_hybrid_plug": False},
+                          None)]
+
+
+def test_mixin_follows_the_offer_and_skips_segments() -> None:
+    ctx = FakePortContext(port(profile_of("ovs-vhostuser", "ovs-hybrid",
+                                          "ovs")), SEGMENTS)
+    MultiDriver().bind_port(ctx)
+    assert ctx.bound == [("seg-vx", "vhostuser",
+                          {"vhostuser_ovs_plug": True,
+                           "vhostuser_socket": "/run/v/s"}, "ACTIVE")]
+    ctx = FakePortContext(port(profile_of("ovs-hybrid", "ovs")), SEGMENTS)
+    MultiDriver().bind_port(ctx)
+    assert ctx.bound[0][1:3] == ("ovs", {"port_filter": False,
+                                         "ovs_hybrid_plug": True})
+
+
+def test_mixin_nothing_in_common_leaves_unbound(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron")
+    ctx = FakePortContext(port(profile_of("linux-bridge")), SEGMENTS)
+    OvsLikeDriver().bind_port(ctx)
+    assert ctx.bound == []
+    assert "linux-bridge" in caplog.text
+
+
+def test_mixin_malformed_offer_binds_default() -> None:
+    ctx = FakePortContext(port({offer.KEY: {"version": "x"}}), SEGMENTS)
+    OvsLikeDriver().bind_port(ctx)
+    assert ctx.bound[0][1] == "ovs"
+
+
+def test_mixin_honours_vnic_type() -> None:
+    ctx = FakePortContext(port(profile_of("ovs-direct", "ovs"),
+                               vnic="direct"), SEGMENTS)
+    OvsLikeDriver().bind_port(ctx)
+    # The agent-style driver serves only its non-hybrid ovs details,
+    # which the ovs-direct item (no details match) accepts.
+    assert ctx.bound[0][1] == "ovs"
