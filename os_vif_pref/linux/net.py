@@ -63,8 +63,12 @@ MACVTAP_MODES = {"vepa": 2, "bridge": 4, "passthrough": 8, "passthru": 8}
 #: Retired devices are renamed ``<prefix><ifindex>`` (ifindex is unique in
 #: the namespace, so the name is too; at most 5 + 10 = 15 bytes).
 RETIRED_PREFIX = "vpdel"
-#: How long the reaper waits for more retired devices before deleting.
-REAP_WINDOW = 0.005
+#: The reaper deletes once no device was retired for REAP_QUIET seconds (a
+#: burst of unplugs becomes one batch, and the batch's rtnl-locked deletion
+#: does not stall the unplugs still coming), but never later than
+#: REAP_MAX_DELAY after the oldest pending retirement.
+REAP_QUIET = 0.02
+REAP_MAX_DELAY = 0.5
 
 
 class NetDeviceError(exceptions.OsVifPrefException):
@@ -232,8 +236,15 @@ class _Reaper:
             with self.cond:
                 while self.retired == self.reaped:
                     self.cond.wait()
-                if not self.kick:
-                    self.cond.wait(REAP_WINDOW)
+                first = time.monotonic()
+                while not self.kick:
+                    seen = self.retired
+                    left = first + REAP_MAX_DELAY - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.cond.wait(min(REAP_QUIET, left))
+                    if self.retired == seen and not self.kick:
+                        break       # quiet: nothing retired meanwhile
                 self.kick = False
                 target = self.retired
             error = None
