@@ -35,11 +35,24 @@ def helper_command(sudo: str = "sudo") -> str:
     return f"{sudo} {os.path.join(sys.prefix, 'bin', 'privsep-helper')}"
 
 
+class SudoMissing(RuntimeError):
+    """The daemon is started through sudo, as on a Nova host; no fallback."""
+
+
 def configure(conf: cfg.ConfigOpts = cfg.CONF,
               sudo: str = "sudo") -> str:
-    """Set ``helper_command`` in every known context section; return it."""
-    import importlib
+    """Set ``helper_command`` in every known context section; return it.
 
+    Raises :class:`SudoMissing` when sudo is not installed, rather than
+    letting the first privileged call fail obscurely (or faking the daemon).
+    """
+    import importlib
+    import shutil
+
+    if shutil.which(sudo) is None:
+        raise SudoMissing(
+            f"{sudo!r} not found: oslo.privsep starts its daemon through "
+            "sudo; install it (apt-get install sudo, as .ci/run does)")
     command = helper_command(sudo)
     for section, module in CONTEXTS.items():
         with contextlib.suppress(ImportError):
