@@ -488,30 +488,22 @@ def negotiate_version(obj_name: str, installed: str,
 def _backlevel(obj: Any, target: str, pp_target: str | None) -> Any:
     """``obj`` as the object a peer at ``target`` would build.
 
-    The port profile is back-levelled on its own (VIF objects declare no
-    ``obj_relationships`` for it), then the whole is rebuilt from the
-    primitive so the result carries the negotiated versions.
+    Serialised with a version manifest (VIF objects declare no
+    ``obj_relationships``; the manifest tells oslo how far to back-level
+    the port profile, and that the network stays as it is), then rebuilt
+    from the primitive so the result carries the negotiated versions.
     """
+    has_pp = obj.obj_attr_is_set("port_profile")
     if target == obj.VERSION and (
-            pp_target is None or not obj.obj_attr_is_set("port_profile")
-            or pp_target == obj.port_profile.VERSION):
+            not has_pp or pp_target in (None, obj.port_profile.VERSION)):
         return obj
-    data_key = "versioned_object.data"
-    profile = (obj.port_profile if obj.obj_attr_is_set("port_profile")
-               else None)
-    if profile is not None:
-        # Serialise without the profile, which oslo would refuse to
-        # back-level for lack of a relationship rule.
-        obj.obj_reset_changes(["port_profile"])
-        del obj.port_profile
-    prim = obj.obj_to_primitive(target_version=target)
-    if profile is not None:
-        obj.port_profile = profile
-        prim[data_key]["port_profile"] = profile.obj_to_primitive(
-            target_version=pp_target or profile.VERSION)
-        prim.setdefault("versioned_object.changes", [])
-        if "port_profile" not in prim["versioned_object.changes"]:
-            prim["versioned_object.changes"].append("port_profile")
+    manifest = {"Network": obj.network.VERSION if obj.obj_attr_is_set(
+        "network") and obj.network is not None else "1.0"}
+    if has_pp:
+        manifest["VIFPortProfileBase"] = (
+            pp_target or obj.port_profile.VERSION)
+    prim = obj.obj_to_primitive(target_version=target,
+                                version_manifest=manifest)
     return type(obj).obj_from_primitive(prim)
 
 
@@ -539,9 +531,11 @@ def _as_offer(offer: Any) -> offer_mod.Offer | None:
     if offer is None or isinstance(offer, offer_mod.Offer):
         return offer
     if isinstance(offer, Mapping):
-        if offer_mod.KEY in offer:
-            return offer_mod.decode(offer)
-        return offer_mod.decode_value(offer)
+        # The value under the key ({"version", "offer"}), or a whole
+        # binding:profile (which may carry no offer at all).
+        if "offer" in offer and offer_mod.KEY not in offer:
+            return offer_mod.decode_value(offer)
+        return offer_mod.decode(offer)
     raise InvalidPort(reason=f"an offer must be an Offer or a mapping, got "
                              f"{type(offer).__name__}")
 

@@ -1,0 +1,349 @@
+"""Nova side: check_binding, to_os_vif, version negotiation, migrate_check.
+
+The equality with Nova's own converter is in tests/compat; here are the
+behaviours Nova does not have (our entries, offers, versions, errors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import pytest
+
+from os_vif_pref import catalogue, exceptions, naming, neutron, nova, offer
+
+CAT = catalogue.load(plugin_choice={})
+PORT_ID = "3f2a6a2c-1111-4222-8333-444455556666"
+NET_ID = "9d7e2d3c-aaaa-4bbb-8ccc-ddddeeeeffff"
+
+
+def port(vif_type: str = "ovs", vnic: str = "normal",
+         **details: Any) -> dict[str, Any]:
+    return {"id": PORT_ID, "network_id": NET_ID,
+            "mac_address": "fa:16:3e:11:22:33", "status": "ACTIVE",
+            "admin_state_up": True, "fixed_ips": [],
+            "binding:vif_type": vif_type, "binding:vnic_type": vnic,
+            "binding:vif_details": details, "binding:profile": {}}
+
+
+def make_offer(*names: str) -> offer.Offer:
+    return offer.from_entries(CAT.get(n) for n in names)
+
+
+def convert(p: dict, **kw: Any) -> Any:
+    return nova.to_os_vif(p, catalogue=CAT, **kw)
+
+
+# --------------------------------------------------------------------------
+# check_binding
+# --------------------------------------------------------------------------
+
+def test_check_binding_without_offer_is_today() -> None:
+    assert nova.check_binding(port("anything"), None) is None
+    assert nova.check_binding(port("ovs"), {"other": 1}) is None
+
+
+def test_check_binding_accepts_the_offered_item() -> None:
+    o = make_offer("ovs", "ovs-hybrid")
+    assert nova.check_binding(port(ovs_hybrid_plug=True), o).name == (
+        "ovs-hybrid")
+    assert nova.check_binding(port(), o).name == "ovs"
+    # The binding:profile form is read too.
+    prof = {offer.KEY: offer.encode(o)}
+    assert nova.check_binding(port(), prof).name == "ovs"
+
+
+def test_check_binding_refuses_with_both_sides_named() -> None:
+    o = make_offer("ovs", "linux-bridge")
+    with pytest.raises(nova.BindingNotAcceptable) as err:
+        nova.check_binding(port(ovs_hybrid_plug=True), o)
+    msg = str(err.value)
+    assert PORT_ID in msg and "ovs_hybrid_plug" in msg
+    assert "ovs (ovs/normal" in msg and "linux-bridge (bridge" in msg
+    with pytest.raises(nova.BindingNotAcceptable, match="binding_failed"):
+        nova.check_binding(port("binding_failed"), o)
+
+
+def test_check_binding_required_details() -> None:
+    o = make_offer("ovs-vhostuser")
+    p = port("vhostuser", vhostuser_ovs_plug=True)
+    with pytest.raises(nova.BindingNotAcceptable, match="vhostuser_socket"):
+        nova.check_binding(p, o)
+    p["binding:vif_details"]["vhostuser_socket"] = "/run/x"
+    assert nova.check_binding(p, o).name == "ovs-vhostuser"
+
+
+def test_check_binding_nova_vif_dict() -> None:
+    vif = {"id": PORT_ID, "type": "tap", "vnic_type": "normal",
+           "details": {}}
+    assert nova.check_binding(vif, make_offer("tap")).name == "tap"
+
+
+# --------------------------------------------------------------------------
+# to_os_vif: our own entries (Nova has no conversion for them)
+# --------------------------------------------------------------------------
+
+def test_linux_bridge_port() -> None:
+    obj = convert(port("bridge", port_filter=True),
+                  network={"id": NET_ID, "name": "n", "mtu": 1450})
+    assert obj.obj_name() == "VIFBridge"
+    assert obj.plugin == "pref_linux_bridge"
+    assert obj.vif_name == "tap3f2a6a2c-11"
+    assert obj.bridge_name == "brq" + NET_ID[:11]
+    assert obj.network.should_provide_bridge is True
+    assert obj.network.mtu == 1450 and obj.network.label == "n"
+    assert obj.has_traffic_filtering and obj.active
+
+
+def test_tap_and_macvtap_ports() -> None:
+    tap = convert(port("tap"))
+    assert (tap.obj_name(), tap.plugin, tap.vif_name) == (
+        "VIFGeneric", "pref_tap", "tap3f2a6a2c-11")
+    mvt = convert(port("macvtap", "macvtap", macvtap_source="eth1.100",
+                       macvtap_mode="vepa"))
+    assert (mvt.obj_name(), mvt.mode, mvt.vlan_name) == (
+        "VIFDirect", "vepa", "eth1.100")
+    with pytest.raises(nova.MissingBindingValue, match="macvtap_source"):
+        convert(port("macvtap"))
+
+
+def test_nova_vif_dict_and_neutron_port_meet() -> None:
+    a = convert(port(port_filter=True)).obj_to_primitive()
+    vif = nova.vif_from_neutron_port(port(port_filter=True))
+    b = convert(json.loads(json.dumps(vif))).obj_to_primitive()
+    assert a == b
+
+
+def test_ovs_port_fields() -> None:
+    obj = convert(port(datapath_type="netdev", bridge_name="br-x"))
+    assert obj.obj_name() == "VIFOpenVSwitch"
+    assert obj.bridge_name == "br-x" == obj.network.bridge
+    pp = obj.port_profile
+    assert (pp.interface_id, pp.datapath_type, pp.create_port,
+            pp.create_tap) == (PORT_ID, "netdev", True, False)
+
+
+def test_integration_bridge_option() -> None:
+    from oslo_config import cfg
+
+    cfg.CONF.set_override("integration_bridge", "br-pref", "os_vif_pref")
+    try:
+        assert convert(port()).bridge_name == "br-pref"
+    finally:
+        cfg.CONF.clear_override("integration_bridge", "os_vif_pref")
+    assert convert(port()).bridge_name == "br-int"
+
+
+def test_plugin_choice_comes_from_the_catalogue() -> None:
+    assert convert(port()).plugin == "pref_ovs"
+    upstream = catalogue.load(plugin_choice={"ovs": "ovs"})
+    assert nova.to_os_vif(port(), catalogue=upstream).plugin == "ovs"
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+def test_unknown_vif_type_lists_known() -> None:
+    with pytest.raises(nova.UnsupportedBinding) as err:
+        convert(port("contrail_magic"))
+    assert "contrail_magic" in str(err.value) and "ovs" in str(err.value)
+
+
+def test_known_type_unknown_variant_lists_entries() -> None:
+    with pytest.raises(nova.UnsupportedBinding, match="ovs-hybrid"):
+        convert(port("ovs", "macvtap"))
+
+
+def test_binding_failed_says_so() -> None:
+    with pytest.raises(nova.UnsupportedBinding, match="could not bind"):
+        convert(port("binding_failed"))
+
+
+def test_forced_entry_contradicted_by_details() -> None:
+    with pytest.raises(nova.BindingDetailsMismatch, match="ovs-hybrid"):
+        convert(port(ovs_hybrid_plug=False), entry="ovs-hybrid")
+    with pytest.raises(exceptions.CatalogueEntryNotFound):
+        convert(port(), entry="nope")
+
+
+def test_missing_vhostuser_socket() -> None:
+    p = port("vhostuser", vhostuser_ovs_plug=True, vhostuser_socket="")
+    with pytest.raises(nova.MissingBindingValue, match="vhostuser_socket"):
+        convert(p)
+
+
+def test_missing_pci_slot() -> None:
+    with pytest.raises(nova.MissingBindingValue, match="pci_slot"):
+        convert(port("ovs", "direct"))
+
+
+def test_invalid_value_names_the_field() -> None:
+    p = port("ovs", "direct")
+    p["binding:profile"] = {"pci_slot": "not-a-pci-address"}
+    with pytest.raises(nova.InvalidBindingValue,
+                       match="(representor|dev)_address.*not-a-pci"):
+        convert(p)
+
+
+def test_over_long_devname() -> None:
+    vif = nova.vif_from_neutron_port(port())
+    vif["devname"] = "tap-this-is-far-too-long"
+    with pytest.raises(naming.InvalidInterfaceName, match="bytes"):
+        convert(vif)
+
+
+@pytest.mark.parametrize("bad", [
+    42, [], {}, {"id": PORT_ID},
+    dict(port(), **{"binding:vif_details": "x"}),
+    dict(port(), id=None),
+    dict(port(), network_id=None),
+    {"id": PORT_ID, "type": "ovs", "details": {}, "network": None},
+])
+def test_malformed_ports(bad: Any) -> None:
+    with pytest.raises(nova.InvalidPort):
+        convert(bad)
+
+
+def test_vlan_without_number() -> None:
+    vif = nova.vif_from_neutron_port(port())
+    vif["network"]["meta"]["should_create_vlan"] = True
+    with pytest.raises(nova.InvalidPort, match="vlan"):
+        convert(vif)
+
+
+def test_huge_offer_is_refused_fast() -> None:
+    item = offer.OfferItem.from_entry(CAT.get("ovs")).to_dict()
+    big = {"version": 1, "offer": [dict(item, name=f"e{i}")
+                                   for i in range(10_000)]}
+    t = time.perf_counter()
+    with pytest.raises(exceptions.MalformedOffer, match="offer_max_items"):
+        convert(port(), offer=big)
+    with pytest.raises(exceptions.MalformedOffer):
+        convert(port(), offer={"version": 1, "offer": [item],
+                               "pad": "x" * (1 << 20)})
+    # Not a timing assertion on speed, only against a runaway (minutes).
+    assert time.perf_counter() - t < 30
+
+
+def test_to_os_vif_checks_the_offer() -> None:
+    with pytest.raises(nova.BindingNotAcceptable):
+        convert(port(), offer=make_offer("ovs-hybrid"))
+
+
+# --------------------------------------------------------------------------
+# Version negotiation
+# --------------------------------------------------------------------------
+
+def vhu_port() -> dict:
+    return port("vhostuser", vhostuser_ovs_plug=True,
+                vhostuser_socket="/run/vhu/s")
+
+
+def vhu_offer(vif: tuple[str, str], pp: tuple[str, str],
+              pp_obj: str = "VIFPortProfileOpenVSwitch") -> offer.Offer:
+    item = offer.OfferItem.from_entry(CAT.get("ovs-vhostuser"))
+    return offer.from_entries([dataclasses.replace(
+        item, os_vif_versions=catalogue.VersionRange(*vif),
+        port_profile_object=pp_obj,
+        port_profile_versions=catalogue.VersionRange(*pp))])
+
+
+def test_newest_common_version_without_backlevel() -> None:
+    obj = convert(vhu_port(), offer=vhu_offer(("1.0", "1.1"),
+                                              ("1.0", "1.4")))
+    assert obj.VERSION == "1.1" and obj.port_profile.VERSION == "1.4"
+    assert obj.vif_name == "vhu3f2a6a2c-11"
+
+
+def test_backlevelled_to_what_the_offer_accepts() -> None:
+    obj = convert(vhu_port(), offer=vhu_offer(("1.0", "1.0"),
+                                              ("1.0", "1.2")))
+    prim = obj.obj_to_primitive()
+    assert prim["versioned_object.version"] == "1.0"
+    assert "vif_name" not in prim["versioned_object.data"]
+    pp = prim["versioned_object.data"]["port_profile"]
+    assert pp["versioned_object.version"] == "1.2"
+    assert "create_port" not in pp["versioned_object.data"]
+    assert pp["versioned_object.data"]["interface_id"] == PORT_ID
+    # The object itself is consistent (what a 1.0 peer would have built).
+    assert not obj.obj_attr_is_set("vif_name")
+
+
+def test_profile_backlevel_to_1_0_drops_datapath_type() -> None:
+    obj = convert(vhu_port(), offer=vhu_offer(("1.0", "1.1"),
+                                              ("1.0", "1.0")))
+    pp = obj.obj_to_primitive()["versioned_object.data"]["port_profile"]
+    assert pp["versioned_object.version"] == "1.0"
+    assert "datapath_type" not in pp["versioned_object.data"]
+
+
+def test_offer_newer_than_installed_builds_installed() -> None:
+    obj = convert(vhu_port(), offer=vhu_offer(("1.0", "1.9"),
+                                              ("1.0", "1.9")))
+    assert obj.VERSION == "1.1" and obj.port_profile.VERSION == "1.4"
+
+
+@pytest.mark.parametrize("vif,pp,what", [
+    (("2.0", "2.1"), ("1.0", "1.4"), "VIFVHostUser"),
+    (("1.0", "1.1"), ("3.0", "3.0"), "VIFPortProfileOpenVSwitch"),
+])
+def test_no_common_version(vif, pp, what) -> None:
+    with pytest.raises(nova.NoCommonVersion, match=what):
+        convert(vhu_port(), offer=vhu_offer(vif, pp))
+
+
+def test_offer_expecting_other_profile() -> None:
+    with pytest.raises(nova.BindingDetailsMismatch, match="FPOpenVSwitch"):
+        convert(vhu_port(), offer=vhu_offer(
+            ("1.0", "1.1"), ("1.0", "1.4"), "VIFPortProfileFPOpenVSwitch"))
+
+
+def test_negotiate_version_directly() -> None:
+    r = catalogue.VersionRange
+    assert nova.negotiate_version("X", "1.4", r("1.0", "1.4"),
+                                  r("1.2", "1.3"), "e") == "1.3"
+    assert nova.negotiate_version("X", "1.2", r("1.0", "1.4"),
+                                  None, "e") == "1.2"
+    with pytest.raises(nova.NoCommonVersion):
+        nova.negotiate_version("X", "1.2", r("1.3", "1.4"), None, "e")
+
+
+# --------------------------------------------------------------------------
+# Live migration
+# --------------------------------------------------------------------------
+
+def test_migrate_same_binding() -> None:
+    v = nova.migrate_check(port(), make_offer("ovs-vhostuser", "ovs"))
+    assert (v.status, v.entry, v.ok) == ("same", "ovs", True)
+
+
+def test_migrate_rebind_same_type_first() -> None:
+    v = nova.migrate_check(port(), make_offer("linux-bridge", "ovs-hybrid"))
+    assert v.status == "rebind" and v.bind_instead.name == "ovs-hybrid"
+    assert not v.ok
+
+
+def test_migrate_rebind_other_type() -> None:
+    v = nova.migrate_check(port(), make_offer("tap", "linux-bridge"))
+    assert v.bind_instead.name == "tap"
+    assert "no binding of the same vif_type" in v.reason
+
+
+def test_migrate_with_served_uses_the_chooser() -> None:
+    v = nova.migrate_check(port(), make_offer("tap", "linux-bridge"),
+                           served=[neutron.Served("bridge")])
+    assert v.bind_instead.name == "linux-bridge"
+    v = nova.migrate_check(port(), make_offer("tap"),
+                           served=[neutron.Served("bridge")])
+    assert v.status == "impossible"
+
+
+def test_migrate_impossible_and_unknown() -> None:
+    v = nova.migrate_check(port("ovs", "direct"), make_offer("tap"))
+    assert v.status == "impossible" and "direct" in v.reason
+    assert nova.migrate_check(port(), None).status == "unknown"
+    assert nova.migrate_check(port(), None).to_dict()["bind_instead"] is None
