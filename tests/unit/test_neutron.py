@@ -268,3 +268,71 @@ def test_mixin_honours_vnic_type() -> None:
     # The agent-style driver serves only its non-hybrid ovs details,
     # which the ovs-direct item (no details match) accepts.
     assert ctx.bound[0][1] == "ovs"
+
+
+# --------------------------------------------------------------------------
+# os-vif-pref negotiate
+# --------------------------------------------------------------------------
+
+def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+    import io
+
+    from os_vif_pref.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    app = cli_main.OsVifPrefApp()
+    app.stdout, app.stderr, app.stdin = out, err, io.StringIO(stdin)
+    rc = app.run(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_negotiate_explains(tmp_path) -> None:
+    f = tmp_path / "offer.json"
+    f.write_text(json.dumps(profile_of("ovs-vhostuser", "ovs", "tap")))
+    rc, out, _ = cli("negotiate", "--offer", str(f), "--serve",
+                     "tap,ovs:ovs_hybrid_plug=false:port_filter=true",
+                     "-f", "json")
+    assert rc == 0
+    data = json.loads(out)
+    assert (data["entry"], data["vif_type"], data["host_rank"]) == (
+        "ovs", "ovs", 2)
+    assert json.loads(data["vif_details"]) == {"ovs_hybrid_plug": False,
+                                               "port_filter": True}
+    assert "#2" in data["reason"] and not data["fallback"]
+
+
+def test_cli_negotiate_stdin_value_and_port_forms() -> None:
+    value = json.dumps(offer.encode(make_offer("ovs-direct", "ovs")))
+    rc, out, _ = cli("negotiate", "--offer", "-", "--serve", "ovs",
+                     "-f", "json", stdin=value)
+    assert rc == 0 and json.loads(out)["entry"] == "ovs"
+    p = json.dumps({"id": "p", "binding:vnic_type": "direct",
+                    "binding:profile": profile_of("ovs-direct", "ovs")})
+    rc, out, _ = cli("negotiate", "--offer", "-", "--serve", "ovs",
+                     "-f", "json", stdin=p)
+    assert json.loads(out)["entry"] == "ovs-direct"
+
+
+def test_cli_negotiate_nothing_in_common_is_an_error() -> None:
+    rc, out, err = cli("negotiate", "--offer", "-", "--serve", "tap",
+                       stdin=json.dumps(profile_of("ovs")))
+    assert rc == 1 and "ovs=ovs" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("stdin", ["not json", "[1, 2]",
+                                   '{"os_vif_pref": {"version": 7}}',
+                                   json.dumps({offer.KEY: {
+                                       "version": 1,
+                                       "offer": [{}] * 10_000}})])
+def test_cli_negotiate_bad_offer_falls_back(stdin: str) -> None:
+    rc, out, err = cli("negotiate", "--offer", "-", "--serve", "ovs",
+                       "--default", "ovs:port_filter=true", "-f", "json",
+                       stdin=stdin)
+    if stdin == "not json":
+        assert rc == 1 and "not JSON" in err
+        return
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["fallback"] and data["vif_type"] == "ovs"
+    assert json.loads(data["vif_details"]) == {"port_filter": True}
+    assert "Traceback" not in err

@@ -347,3 +347,85 @@ def test_migrate_impossible_and_unknown() -> None:
     assert v.status == "impossible" and "direct" in v.reason
     assert nova.migrate_check(port(), None).status == "unknown"
     assert nova.migrate_check(port(), None).to_dict()["bind_instead"] is None
+
+
+# --------------------------------------------------------------------------
+# os-vif-pref convert / migrate-check
+# --------------------------------------------------------------------------
+
+def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+    import io
+
+    from os_vif_pref.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    app = cli_main.OsVifPrefApp()
+    app.stdout, app.stderr, app.stdin = out, err, io.StringIO(stdin)
+    rc = app.run(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_convert_neutron_port(tmp_path) -> None:
+    f = tmp_path / "port.json"
+    f.write_text(json.dumps(port(port_filter=True)))
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps({"id": NET_ID, "name": "n1", "mtu": 1400}))
+    rc, out, err = cli("convert", str(f), "--network", str(net))
+    assert rc == 0, err
+    prim = json.loads(out)
+    data = prim["versioned_object.data"]
+    assert prim["versioned_object.name"] == "VIFOpenVSwitch"
+    assert data["vif_name"] == "tap3f2a6a2c-11"
+    assert data["network"]["versioned_object.data"]["mtu"] == 1400
+
+
+def test_cli_convert_honours_offer_versions(tmp_path) -> None:
+    off = tmp_path / "offer.json"
+    off.write_text(json.dumps({offer.KEY: offer.encode(vhu_offer(
+        ("1.0", "1.0"), ("1.0", "1.1")))}))
+    rc, out, err = cli("convert", "-", "--offer", str(off),
+                       stdin=json.dumps(vhu_port()))
+    assert rc == 0, err
+    prim = json.loads(out)
+    assert prim["versioned_object.version"] == "1.0"
+    assert prim["versioned_object.data"]["port_profile"][
+        "versioned_object.version"] == "1.1"
+
+
+@pytest.mark.parametrize("p,msg", [
+    (port("nope"), "No enabled catalogue entry"),
+    (port("vhostuser", vhostuser_ovs_plug=True), "vhostuser_socket"),
+    ({"hello": 1}, "neither a Neutron port"),
+    (dict(port(), **{"binding:profile": {offer.KEY: {"version": 1,
+                                                     "offer": "x"}}}),
+     "Malformed"),
+])
+def test_cli_convert_errors_are_clear(p, msg) -> None:
+    rc, out, err = cli("convert", "-", stdin=json.dumps(p))
+    assert rc == 1 and msg in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_cli_convert_missing_file() -> None:
+    rc, _, err = cli("convert", "/nonexistent/port.json")
+    assert rc == 1 and "No such file" in err
+
+
+def test_cli_migrate_check(tmp_path) -> None:
+    f = tmp_path / "port.json"
+    f.write_text(json.dumps(port()))
+    rc, out, _ = cli("migrate-check", str(f), "--offer", "-", "-f", "json",
+                     stdin=json.dumps({offer.KEY: offer.encode(
+                         make_offer("ovs-hybrid", "linux-bridge"))}))
+    assert rc == 0
+    data = json.loads(out)
+    assert (data["status"], data["bind_instead"], data["vif_type"]) == (
+        "rebind", "ovs-hybrid", "ovs")
+    rc, out, _ = cli("migrate-check", str(f), "--offer", "-", "--serve",
+                     "bridge", "-f", "json",
+                     stdin=json.dumps({offer.KEY: offer.encode(
+                         make_offer("ovs-hybrid", "linux-bridge"))}))
+    assert json.loads(out)["bind_instead"] == "linux-bridge"
+    rc, out, _ = cli("migrate-check", str(f), "--offer", "-", "-f", "json",
+                     stdin=json.dumps(offer.encode(make_offer("ovs"))))
+    assert json.loads(out)["status"] == "same"
