@@ -35,6 +35,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any
 import uuid
 
@@ -262,13 +263,6 @@ class _UnplugPortsCommand(ovs_command.BaseCommand):
         self.result = deleted
 
 
-class _NoopCommand(ovs_command.BaseCommand):
-    """Nothing but the transaction's ``next_cfg`` increment."""
-
-    def run_idl(self, txn: ovs_idl.Transaction) -> None:
-        self.result = None
-
-
 def _port_interface(port: ovs_idl.Row, name: str) -> ovs_idl.Row | None:
     for iface in port.interfaces:
         if iface.name == name:
@@ -468,13 +462,27 @@ class Ovsdb:
         self._run("ensure_bridge", [self.api.add_br(
             bridge, may_exist=True, datapath_type=datapath_type)])
 
-    def wait_for_vswitchd(self) -> None:
-        """Return once ovs-vswitchd has applied every change made so far.
+    def wait_for_vswitchd(self, timeout: float | None = None) -> None:
+        """Return once ovs-vswitchd has applied every change made so far
+        (``cur_cfg`` caught up with ``next_cfg``).
 
-        (Unplugs do not wait for it; tests and benchmarks use this to see
-        the switch settle, or to account for its background work.)
+        Bulk unplugs do not wait for vswitchd; tests and benchmarks use this
+        to see the switch settle and to account for its background work.
+        (A transaction cannot be used for this: python-ovs drops the
+        ``next_cfg`` increment from a transaction with nothing else in it.)
         """
-        self._run("sync", [_NoopCommand(self.api)], wait_vswitchd=True)
+        api = self.api
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            with api.ovsdb_connection.lock:
+                ovs = api._ovs
+                if ovs.cur_cfg >= ovs.next_cfg:
+                    return
+            if time.monotonic() > deadline:
+                raise OvsdbError(operation="wait for vswitchd",
+                                 connection=self.connection,
+                                 reason="timed out")
+            time.sleep(0.001)
 
     # -- reads (from the local replica, no round trip) -------------------
     def bridge_exists(self, bridge: str) -> bool:

@@ -299,7 +299,8 @@ def test_unplug_overlaps_transaction_and_device_deletion(plugin, inst,
                              "net.delete_net_devs", "txn.wait"]
     fakes.net.delete_net_devs.assert_called_once_with(
         ["qvo0123abcd-45", "qvb0123abcd-45", "qbr0123abcd-45"])
-    assert fakes.db.begin.call_args.kwargs == {"wait_vswitchd": False}
+    # Like upstream, a single unplug returns once vswitchd applied it.
+    assert fakes.db.begin.call_args.kwargs == {"wait_vswitchd": True}
 
 
 def test_unplug_waits_for_transaction_even_if_deletion_fails(plugin, inst,
@@ -330,6 +331,7 @@ def test_bulk_is_one_transaction_and_one_deletion(plugin, inst, fakes):
     assert fakes.net.create_tap.call_count == 4
     plugin.unplug_many([(v, inst) for v in many])
     assert fakes.db.begin.call_count == 1
+    assert fakes.db.begin.call_args.kwargs == {"wait_vswitchd": False}
     assert fakes.net.delete_net_devs.call_count == 1
     (devs,), _ = fakes.net.delete_net_devs.call_args
     assert len(devs) == len(set(devs)) == 16

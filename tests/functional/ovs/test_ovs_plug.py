@@ -78,6 +78,13 @@ def test_ovs_create_port_and_tap(ovs, ovs_view, vifs, instance):
     assert ovs_view.ports(INT_BRIDGE) == []
     assert ovs_view.row("Interface", name) is None
     assert not _exists(name)
+    # A single unplug returns once vswitchd has applied it (as upstream).
+    assert _vswitchd_caught_up(ovs_view)
+
+
+def _vswitchd_caught_up(ovs_view) -> bool:
+    row = ovs_view.rows("Open_vSwitch")[0]
+    return row["cur_cfg"] >= row["next_cfg"]
 
 
 def test_create_port_false_only_ensures_bridge(ovs, ovs_view, vifs,
@@ -339,6 +346,9 @@ def test_bulk_plug_and_unplug_one_transaction(ovs, ovs_view, vifs,
     assert len(starts) == 1
     assert ovs_view.ports(INT_BRIDGE) == []
     assert not any(_exists(v.vif_name) for v in many[:12])
+    # The bulk unplug did not wait for vswitchd; this does.
+    ovs.ovsdb.wait_for_vswitchd()
+    assert _vswitchd_caught_up(ovs_view)
 
 
 def test_reconnects_after_ovsdb_server_restart(ovs, ovs_view, vifs,
