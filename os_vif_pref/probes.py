@@ -336,21 +336,16 @@ def probe_links_in_netns(kinds: list[str],
 # OVSDB
 # --------------------------------------------------------------------------
 
-_ovs_group: str | None = None
-
-
 def _ovs_opts(conf: cfg.ConfigOpts) -> Any:
     """``[os_vif_pref_ovs]``, registered as os-vif would when loading
     pref_ovs (same Opt objects, so os-vif's later registration is a no-op).
     """
-    global _ovs_group
-    if _ovs_group is None:
-        from os_vif_pref.plugins import ovs as ovs_plugin
+    from os_vif_pref.plugins import ovs as ovs_plugin
 
-        conf.register_opts(ovs_plugin.OvsPlugin.CONFIG_OPTS,
-                           group=ovs_plugin.CONFIG_GROUP)
-        _ovs_group = ovs_plugin.CONFIG_GROUP
-    return conf[_ovs_group]
+    group = ovs_plugin.CONFIG_GROUP
+    if group not in conf or "ovsdb_connection" not in conf[group]:
+        conf.register_opts(ovs_plugin.OvsPlugin.CONFIG_OPTS, group=group)
+    return conf[group]
 
 
 def _ovs_connection(conf: cfg.ConfigOpts = CONF) -> str:
