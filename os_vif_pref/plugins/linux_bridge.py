@@ -20,7 +20,7 @@ from __future__ import annotations
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, validate
+from os_vif_pref import exceptions, locking, validate
 from os_vif_pref.linux import net
 from os_vif_pref.plugins import base
 
@@ -104,8 +104,10 @@ class LinuxBridgePlugin(base.CataloguePlugin):
         bridge = validate.ifname(vif.bridge_name)
         dev = validate.ifname(vif.vif_name)
         phys, vlan, vlan_dev = self._vlan(vif)
-        net.plug_bridge_port(bridge, dev, network_mtu(vif), phys, vlan,
-                             vlan_dev, bool(self.config.create_tap))
+        mtu = network_mtu(vif)
+        with locking.vif_lock(vif):
+            net.plug_bridge_port(bridge, dev, mtu, phys, vlan, vlan_dev,
+                                 bool(self.config.create_tap))
 
     def unplug(self, vif: objects.vif.VIFBase,
                instance_info: objects.instance_info.InstanceInfo) -> None:
@@ -114,7 +116,8 @@ class LinuxBridgePlugin(base.CataloguePlugin):
                 name="VIF type", value=type(vif).__name__,
                 reason=f"{PLUGIN_NAME} unplugs VIFBridge only")
         dev = validate.ifname(vif.vif_name)
-        if self.config.create_tap:
-            net.delete_net_devs([dev])
-        else:
-            net.detach_from_bridge(dev)
+        with locking.vif_lock(vif):
+            if self.config.create_tap:
+                net.delete_net_devs([dev])
+            else:
+                net.detach_from_bridge(dev)

@@ -14,7 +14,7 @@ import os
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, validate
+from os_vif_pref import exceptions, locking, validate
 from os_vif_pref.linux import net
 from os_vif_pref.plugins import base
 from os_vif_pref.plugins.linux_bridge import network_mtu
@@ -57,10 +57,13 @@ class MacvtapPlugin(base.CataloguePlugin):
     def plug(self, vif: objects.vif.VIFBase,
              instance_info: objects.instance_info.InstanceInfo) -> None:
         dev = self._check(vif)
-        net.create_macvtap(dev, source_device(vif), vif.mode,
-                           mac=vif.address and validate.mac(vif.address),
-                           mtu=network_mtu(vif))
+        source, mtu = source_device(vif), network_mtu(vif)
+        mac = vif.address and validate.mac(vif.address)
+        with locking.vif_lock(vif):
+            net.create_macvtap(dev, source, vif.mode, mac=mac, mtu=mtu)
 
     def unplug(self, vif: objects.vif.VIFBase,
                instance_info: objects.instance_info.InstanceInfo) -> None:
-        net.delete_net_devs([self._check(vif)])
+        dev = self._check(vif)
+        with locking.vif_lock(vif):
+            net.delete_net_devs([dev])

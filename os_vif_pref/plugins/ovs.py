@@ -38,7 +38,7 @@ from os_vif import exception as osv_exception
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, validate
+from os_vif_pref import exceptions, locking, validate
 from os_vif_pref.linux import net as linux_net
 from os_vif_pref.ovs import constants, ovsdb
 from os_vif_pref.plugins import base
@@ -308,14 +308,18 @@ class OvsPlugin(base.CataloguePlugin):
     def plug(self, vif: objects.vif.VIFBase,
              instance_info: objects.instance_info.InstanceInfo) -> None:
         try:
-            self._plug_plans([self._plan_plug(vif, instance_info)])
+            plan = self._plan_plug(vif, instance_info)
+            with locking.vif_lock(vif):
+                self._plug_plans([plan])
         except exceptions.OsVifPrefException as e:
             raise osv_exception.PlugException(vif=vif, err=e) from e
 
     def unplug(self, vif: objects.vif.VIFBase,
                instance_info: objects.instance_info.InstanceInfo) -> None:
         try:
-            self._unplug_plans([self._plan_unplug(vif)])
+            plan = self._plan_unplug(vif)
+            with locking.vif_lock(vif):
+                self._unplug_plans([plan])
         except exceptions.OsVifPrefException as e:
             raise osv_exception.UnplugException(vif=vif, err=e) from e
 
@@ -330,8 +334,10 @@ class OvsPlugin(base.CataloguePlugin):
         port goes in a single transaction.  Returns ``[(port, outcome)]``
         with outcome ``created``, ``updated`` or ``replaced``.
         """
+        vifs = list(vifs)
         plans = [self._plan_plug(v, i) for v, i in vifs]
-        return self._plug_plans(plans)
+        with locking.vif_lock(*(v for v, _ in vifs)):
+            return self._plug_plans(plans)
 
     def unplug_many(
         self,
@@ -388,6 +394,9 @@ def _network(vif: objects.vif.VIFBase) -> objects.network.Network:
     if "bridge" not in network or not network.bridge:
         raise exceptions.InvalidArgument(name="VIF network bridge",
                                          value=None, reason="is required")
+    # The bridge becomes a netdev of that name (its internal port): refuse
+    # what the kernel would, before anything is written to OVSDB.
+    validate.ifname(network.bridge)
     return network
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, validate
+from os_vif_pref import exceptions, locking, validate
 from os_vif_pref.linux import net
 from os_vif_pref.plugins import base
 from os_vif_pref.plugins.linux_bridge import network_mtu
@@ -61,11 +61,14 @@ class TapPlugin(base.CataloguePlugin):
         owner = self.config.owner
         if owner is not None and owner.isdigit():
             owner = int(owner)
-        net.create_tap(dev, mac=host_side_mac(vif.address),
-                       mtu=network_mtu(vif),
-                       multiqueue=bool(self.config.multiqueue),
-                       owner=owner, up=True)
+        mac, mtu = host_side_mac(vif.address), network_mtu(vif)
+        with locking.vif_lock(vif):
+            net.create_tap(dev, mac=mac, mtu=mtu,
+                           multiqueue=bool(self.config.multiqueue),
+                           owner=owner, up=True)
 
     def unplug(self, vif: objects.vif.VIFBase,
                instance_info: objects.instance_info.InstanceInfo) -> None:
-        net.delete_net_devs([self._check(vif)])
+        dev = self._check(vif)
+        with locking.vif_lock(vif):
+            net.delete_net_devs([dev])
