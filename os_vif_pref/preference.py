@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import dataclasses
+import json
 import logging
 from typing import Any, Protocol
 
@@ -220,12 +221,35 @@ class PreferenceList:
         raise exceptions.CatalogueEntryNotFound(
             name=name, known=", ".join(r.name for r in self.ranked))
 
-    def offer(self) -> offer.Offer:
-        return offer.from_entries(self.usable)
+    def offer(self, conf: cfg.ConfigOpts = CONF) -> offer.Offer:
+        """The usable entries as an offer, within the receiver's bounds.
 
-    def profile(self) -> dict[str, Any]:
+        Neutron refuses an offer over ``[os_vif_pref] offer_max_items`` /
+        ``offer_max_bytes``; rather than have every binding fail, the least
+        preferred entries are left out (with a warning) so the offer fits.
+        """
+        items = [offer.OfferItem.from_entry(e) for e in self.usable]
+        max_items = conf.os_vif_pref.offer_max_items
+        budget = conf.os_vif_pref.offer_max_bytes - 64  # envelope
+        kept = []
+        for item in items[:max_items]:
+            budget -= len(json.dumps(item.to_dict(),
+                                     separators=(",", ":"))) + 1
+            if budget < 0:
+                break
+            kept.append(item)
+        if len(kept) < len(items):
+            LOG.warning(
+                "The offer is cut to its %d most preferred of %d usable "
+                "bindings to stay within [os_vif_pref] offer_max_items "
+                "(%d) and offer_max_bytes; left out: %s", len(kept),
+                len(items), max_items,
+                ", ".join(i.name for i in items[len(kept):]))
+        return offer.from_entries(kept)
+
+    def profile(self, conf: cfg.ConfigOpts = CONF) -> dict[str, Any]:
         """The ``binding:profile`` fragment Nova sends to Neutron."""
-        return {offer.KEY: offer.encode(self.usable)}
+        return {offer.KEY: offer.encode(self.offer(conf))}
 
     def permitted_vif_types(self) -> list[str]:
         """os-vif object names of the usable entries, preferred first.

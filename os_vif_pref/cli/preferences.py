@@ -88,7 +88,7 @@ class Preferences(lister.Lister):
         if parsed_args.profile or parsed_args.host_info:
             plist = self._plist(parsed_args)
             if parsed_args.profile:
-                text = offer.to_json(plist.usable, indent=2)
+                text = offer.to_json(plist.offer(), indent=2)
             else:
                 text = json.dumps(plist.host_info().obj_to_primitive(),
                                   indent=2)

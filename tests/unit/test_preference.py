@@ -440,3 +440,28 @@ def test_cli_probe(fake_host):
     rows = {r["Capability"]: r for r in json.loads(out)}
     assert rows["ovsdb"]["OK"] is True
     assert set(rows) == {"ovsdb", "bogus"}
+
+
+def test_offer_is_cut_to_the_receivers_bounds(tmp_path, caplog):
+    cat = make_cat(tmp_path, *(entry(f"e{i}", 100 - i, vif_type=f"t{i}")
+                               for i in range(6)))
+    plist = preference.compute(cat, FakeProber())
+    assert len(plist.offer()) == 6
+    CONF.set_override("offer_max_items", 4, group="os_vif_pref")
+    try:
+        with caplog.at_level(logging.WARNING, logger=preference.__name__):
+            cut = plist.offer()
+        assert cut.names() == ["e0", "e1", "e2", "e3"]
+        assert "left out: e4, e5" in caplog.text
+        # What the host sends, the receiver (same bounds) accepts.
+        assert offer.decode(plist.profile()).names() == cut.names()
+        one = len(json.dumps(offer.to_json(plist.usable[:1])))
+        CONF.set_override("offer_max_bytes", 64 + 2 * one,
+                          group="os_vif_pref")
+        cut = plist.offer()
+        assert 1 <= len(cut) < 4
+        decoded = offer.decode(plist.profile())
+        assert decoded.names() == cut.names()
+    finally:
+        CONF.clear_override("offer_max_items", group="os_vif_pref")
+        CONF.clear_override("offer_max_bytes", group="os_vif_pref")
