@@ -310,8 +310,9 @@ class _Transaction(impl_idl.OvsVsctlTransaction):
 
     def pre_commit(self, txn: ovs_idl.Transaction) -> None:
         txn.expected_ifaces = set()
-        if self.wait_vswitchd:
-            self.api._ovs.increment("next_cfg")
+        # Always bump next_cfg, so that a later wait (the next plug, or
+        # Ovsdb.wait_for_vswitchd) covers this change too.
+        self.api._ovs.increment("next_cfg")
 
     def post_commit(self, txn: ovs_idl.Transaction) -> None:
         for command in self.commands:

@@ -299,7 +299,14 @@ def test_unplug_overlaps_transaction_and_device_deletion(plugin, inst,
                              "net.delete_net_devs", "txn.wait"]
     fakes.net.delete_net_devs.assert_called_once_with(
         ["qvo0123abcd-45", "qvb0123abcd-45", "qbr0123abcd-45"])
-    # Like upstream, a single unplug returns once vswitchd applied it.
+    assert fakes.db.begin.call_args.kwargs == {"wait_vswitchd": False}
+
+
+def test_unplug_can_wait_for_vswitchd_like_upstream(plugin, config, inst,
+                                                    fakes):
+    config.set_override("unplug_wait_vswitchd", True,
+                        group=ovs_plugin.CONFIG_GROUP)
+    plugin.unplug(ovs_vif(), inst)
     assert fakes.db.begin.call_args.kwargs == {"wait_vswitchd": True}
 
 

@@ -144,7 +144,8 @@ def ovs(ovs_plugin_instance: ovs_plugin.OvsPlugin,
         ) -> Iterator[ovs_plugin.OvsPlugin]:
     """The plugin, with OVS and the namespace cleaned after each test."""
     yield ovs_plugin_instance
-    for key in ("isolate_vif", "network_device_mtu"):
+    for key in ("isolate_vif", "network_device_mtu",
+                "unplug_wait_vswitchd"):
         cfg.CONF.clear_override(key, group=GROUP)
     view = OVSView(private_ovs_server)
     for bridge in view.bridges():

@@ -78,7 +78,8 @@ def test_ovs_create_port_and_tap(ovs, ovs_view, vifs, instance):
     assert ovs_view.ports(INT_BRIDGE) == []
     assert ovs_view.row("Interface", name) is None
     assert not _exists(name)
-    # A single unplug returns once vswitchd has applied it (as upstream).
+    # Unplug did not wait for vswitchd; the next plug (or this) does.
+    ovs.ovsdb.wait_for_vswitchd()
     assert _vswitchd_caught_up(ovs_view)
 
 
@@ -387,6 +388,14 @@ def test_reconnects_after_ovsdb_server_restart(ovs, ovs_view, vifs,
 
     os_vif.unplug(first, instance)
     assert first.vif_name not in ovs_view.ports(INT_BRIDGE)
+
+
+def test_unplug_wait_vswitchd_option(ovs, ovs_view, vifs, instance):
+    cfg.CONF.set_override("unplug_wait_vswitchd", True, group=GROUP)
+    vif = vifs.ovs()
+    os_vif.plug(vif, instance)
+    os_vif.unplug(vif, instance)
+    assert _vswitchd_caught_up(ovs_view)
 
 
 def test_unplug_of_absent_vif_is_a_noop(ovs, ovs_view, vifs, instance):
