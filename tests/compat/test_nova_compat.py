@@ -16,10 +16,14 @@ never skip.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import itertools
 import json
+import os
+import pathlib
 import random
+import tempfile
 from typing import Any
 from unittest import mock
 import uuid
@@ -29,6 +33,7 @@ from nova import exception as nova_exception
 from nova.network import model, os_vif_util
 from nova.network import neutron as nova_neutron
 import pytest
+import yaml
 
 from os_vif_pref import catalogue, nova
 
@@ -42,8 +47,29 @@ SOCKET = "/var/lib/vhost_sockets/vhu-sock"
 PCI = "0000:81:00.3"
 
 
+def _extra_layer() -> list[str]:
+    """tests/compat/data/nova-extra.yaml minus entries already bundled."""
+    path = pathlib.Path(__file__).parent / "data" / "nova-extra.yaml"
+    data = yaml.safe_load(path.read_text())
+    bundled = catalogue.load([list(catalogue.bundled_files())],
+                             plugin_choice={})
+    data["entries"] = [e for e in data["entries"] if e["name"] not in bundled]
+    if not data["entries"]:
+        return []
+    fd, tmp = tempfile.mkstemp(suffix=".yaml", prefix="nova-extra-")
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(data, f)
+    atexit.register(os.unlink, tmp)
+    return [tmp]
+
+
+LAYERS = [list(catalogue.bundled_files()), _extra_layer()]
+
+
 def _catalogue(**choice: str) -> catalogue.Catalogue:
-    return catalogue.load(plugin_choice=choice)
+    cat = catalogue.load(LAYERS, plugin_choice=choice)
+    assert not cat.errors, cat.errors
+    return cat
 
 
 CAT = _catalogue()
@@ -230,6 +256,7 @@ def test_every_nova_binding_is_covered() -> None:
                     ("agilio_ovs", "direct"),
                     ("agilio_ovs", "virtio-forwarder"),
                     ("vhostuser", "normal"), ("vrouter", "normal"),
+                    ("vrouter", "direct"), ("vrouter", "virtio-forwarder"),
                     ("ivs", "normal")]:
         assert binding in covered
     assert len(vif_cases()) >= 200
