@@ -493,7 +493,8 @@ def compute(cat: catalogue.Catalogue | None = None,
         else:
             e = _narrow(e, rng, prng)
         for cap in e.requires:
-            res = results[cap]
+            res = results.get(cap) or probes.ProbeResult(
+                cap, False, None, "the prober did not answer")
             if not res.ok:
                 reasons.append(f"needs {cap}: {res.reason}")
         ranked.append(Ranked(
@@ -506,7 +507,8 @@ def compute(cat: catalogue.Catalogue | None = None,
             position=len(ranked) + 1, entry=e, usable=False,
             reasons=(f"enabled: false in the catalogue ({e.origin})",)))
     for r in ranked:
-        if r.usable and r.warnings:
+        if r.usable and r.warnings and r.name not in _warned:
+            _warned.add(r.name)  # once per process, not per computation
             LOG.warning("Binding %s: %s", r.name, "; ".join(r.warnings))
     plist = PreferenceList(
         ranked=tuple(ranked), probes=results,
@@ -514,6 +516,9 @@ def compute(cat: catalogue.Catalogue | None = None,
     if instance is not None:
         plist = plist.for_instance(instance)
     return plist
+
+
+_warned: set[str] = set()
 
 
 def startup_check(cat: catalogue.Catalogue | None = None,

@@ -145,9 +145,12 @@ class Probe(lister.Lister):
         for cap, res in results.items():
             value = res.value
             if cap.startswith("plugin:") and res.ok:
-                value = ", ".join(
-                    f"{v.vif_object_name} {v.min_version}..{v.max_version}"
-                    for v in value.vif_info)
+                try:
+                    value = ", ".join(
+                        f"{v.vif_object_name} {v.min_version}.."
+                        f"{v.max_version}" for v in value.vif_info)
+                except (AttributeError, TypeError, ValueError):
+                    value = str(value)
             rows.append((cap, res.ok, value if value is not None else "",
                          res.reason, round(res.duration * 1000, 3)))
         return columns, rows

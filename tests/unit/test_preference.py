@@ -181,6 +181,7 @@ def test_deprecated_left_out_unless_kept(tmp_path, caplog):
     assert "deprecated (use 'new' instead): Going away." in old.reasons[0]
     assert "keep_deprecated" in old.reasons[0]
     CONF.set_override("keep_deprecated", ["old"], group="os_vif_pref")
+    preference._warned.discard("old")
     with caplog.at_level(logging.WARNING, logger=preference.__name__):
         plist = preference.compute(cat, FakeProber())
     old = plist.get("old")
