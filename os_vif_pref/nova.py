@@ -221,6 +221,10 @@ def vif_from_neutron_port(
     bridge: str | None = None
     ovs_interfaceid = None
     should_create_bridge = None
+    if not isinstance(details.get(BRIDGE_NAME, ""), str):
+        raise InvalidPort(reason=(
+            f"port {port_id}: vif_details bridge_name "
+            f"{details[BRIDGE_NAME]!r} is not a string"))
     if vif_type in ("ovs", "agilio_ovs"):
         bridge = details.get(BRIDGE_NAME, _ovs_bridge())
         ovs_interfaceid = port_id
@@ -617,7 +621,24 @@ def to_os_vif(port: Mapping[str, Any], *, offer: Any = None,
     binding contradicting it an error.  ``neutron_extra`` (``network``,
     ``subnets``, ``floating_ips``, ``preserve_on_delete``) completes a
     Neutron port dict as Nova completes it from Neutron.
+
+    Every failure is one of this package's exceptions saying which port
+    and what is wrong; a value of the wrong JSON type anywhere in the port
+    is reported as :class:`InvalidPort` rather than a traceback.
     """
+    try:
+        return _to_os_vif(port, offer, entry, catalogue, neutron_extra)
+    except (TypeError, ValueError, KeyError, AttributeError,
+            IndexError) as exc:
+        port_id = port.get("id") if isinstance(port, Mapping) else None
+        raise InvalidPort(reason=(
+            f"port {port_id} is malformed: {type(exc).__name__}: "
+            f"{exc}")) from None
+
+
+def _to_os_vif(port: Any, offer: Any, entry: str | None,
+               catalogue: catalogue_mod.Catalogue | None,
+               neutron_extra: dict[str, Any]) -> Any:
     vif = as_vif(port, **neutron_extra)
     vif_type, vnic, details = binding_of(vif)
     port_id = vif.get("id")

@@ -429,3 +429,47 @@ def test_cli_migrate_check(tmp_path) -> None:
     rc, out, _ = cli("migrate-check", str(f), "--offer", "-", "-f", "json",
                      stdin=json.dumps(offer.encode(make_offer("ovs"))))
     assert json.loads(out)["status"] == "same"
+
+
+# --------------------------------------------------------------------------
+# Fuzzing: any JSON-shaped input converts or raises one of our errors
+# --------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(),
+                         st.text(max_size=20))
+JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+KEYS = ["id", "network_id", "mac_address", "status", "fixed_ips",
+        "binding:vif_type", "binding:vnic_type", "binding:vif_details",
+        "binding:profile", "devname", "network", "type", "details",
+        "profile", "vnic_type", "ovs_interfaceid"]
+DETAIL_KEYS = ["ovs_hybrid_plug", "vhostuser_socket", "vhostuser_ovs_plug",
+               "vhostuser_fp_plug", "port_filter", "datapath_type",
+               "bridge_name", "macvtap_source", "vhostuser_mode"]
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from([
+    port(), port(ovs_hybrid_plug=True), vhu_port(), port("tap"),
+    port("bridge"), port("macvtap", macvtap_source="eth0"),
+    port("ovs", "direct"), port("agilio_ovs", "virtio-forwarder"),
+    dict(nova.vif_from_neutron_port(port()))]),
+    top=st.dictionaries(st.sampled_from(KEYS), JSON, max_size=3),
+    details=st.dictionaries(st.sampled_from(DETAIL_KEYS), JSON, max_size=3))
+def test_fuzz_never_an_unexpected_exception(base, top, details) -> None:
+    p = json.loads(json.dumps(base))
+    p.update(top)
+    for key in ("binding:vif_details", "details"):
+        if isinstance(p.get(key), dict):
+            p[key].update(details)
+    try:
+        obj = convert(p)
+    except exceptions.OsVifPrefException as exc:
+        assert str(exc)
+        return
+    assert obj.obj_to_primitive()
