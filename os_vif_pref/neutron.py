@@ -177,12 +177,17 @@ def choose(offer: Any, served: Iterable[ServedLike],
         for s in by_type.get(item.vif_type, ()):
             details = _details_for(item, s, the_default)
             if details is not None:
+                reason = (f"the host's choice #{rank + 1} ({item.name}) is "
+                          f"the first offered binding this driver serves "
+                          f"({s})")
+                todo = [k for k in item.required_details
+                        if details.get(k) in (None, "")]
+                if todo:
+                    reason += ("; the driver must also set vif_details "
+                               + ", ".join(todo))
                 return Choice(
                     vif_type=item.vif_type, vif_details=details,
-                    entry=item.name, rank=rank,
-                    reason=(f"the host's choice #{rank + 1} ({item.name}) "
-                            f"is the first offered binding this driver "
-                            f"serves ({s})"))
+                    entry=item.name, rank=rank, reason=reason)
     raise NoAcceptableBinding(
         vnic_type=vnic_type, offered=_offer_text(the_offer),
         served=", ".join(map(str, servable)) or "nothing")

@@ -66,6 +66,11 @@ def test_required_details_must_be_served() -> None:
         "vhostuser", {"vhostuser_ovs_plug": True,
                       "vhostuser_socket": "/run/vhu/x"})], None)
     assert c.entry == "ovs-vhostuser"
+    assert "must also set" not in c.reason
+    # "Any variant": the driver fills the socket path itself; say so.
+    c = neutron.choose(o, ["vhostuser"], None)
+    assert c.entry == "ovs-vhostuser"
+    assert "must also set vif_details vhostuser_socket" in c.reason
 
 
 def test_vnic_type_filters() -> None:
