@@ -814,7 +814,22 @@ def entry_point_files() -> list[Source]:
 
     An entry point may name a callable returning paths or Traversables, a
     package (its ``*.yaml`` resources are read), or a path string.
+
+    Scanning the installed distributions costs milliseconds, and the set of
+    installed packages only changes with a restart, so the scan is done once
+    per process (``reset_cache()`` forgets it); the files themselves are
+    still re-checked on every :func:`get_catalogue`.
     """
+    global _ep_files
+    if _ep_files is None:
+        _ep_files = _scan_entry_points()
+    return list(_ep_files)
+
+
+_ep_files: list[Source] | None = None
+
+
+def _scan_entry_points() -> list[Source]:
     out: list[Source] = []
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
                      key=lambda e: e.name):
@@ -1010,6 +1025,13 @@ def validate_files(paths: Iterable[Source],
 
 
 _cache: dict[tuple[Any, ...], Catalogue] = {}
+
+
+def reset_cache() -> None:
+    """Forget the loaded catalogue and the entry-point scan."""
+    global _ep_files
+    _cache.clear()
+    _ep_files = None
 
 
 def get_catalogue() -> Catalogue:

@@ -339,6 +339,8 @@ def test_entry_point_catalogues(tmp_path, monkeypatch):
         "[os_vif_pref.catalogues]\nvendor = vendor_cat\n"
         "broken = vendor_cat_missing:files\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    catalogue.reset_cache()
+    monkeypatch.setattr(catalogue, "_ep_files", None)  # restored afterwards
     cat = catalogue.load()
     assert "vendor-ep" in cat and "ovs" in cat
     assert "bindings.yaml" in cat.get("vendor-ep").origin
