@@ -100,7 +100,8 @@ class Negotiate(show.ShowOne):
                                                 else None))
         vnic = parsed_args.vnic_type or port_vnic or "normal"
         the_offer, problem = neutron.read_offer(profile)
-        choice = neutron.choose(profile, served, default, vnic_type=vnic)
+        choice = neutron.choose(profile, served, default, vnic_type=vnic,
+                                port_id=parsed_args.offer)
         offered = ("(none)" if the_offer is None else
                    ", ".join(f"{i.name}={i.vif_type}"
                              for i in the_offer.items[:50]))

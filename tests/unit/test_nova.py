@@ -473,3 +473,17 @@ def test_fuzz_never_an_unexpected_exception(base, top, details) -> None:
         assert str(exc)
         return
     assert obj.obj_to_primitive()
+
+
+def test_operator_plugin_choice_through_config() -> None:
+    from oslo_config import cfg
+
+    assert nova.to_os_vif(port()).plugin == "pref_ovs"
+    cfg.CONF.set_override("plugin_choice", {"ovs": "ovs"}, "os_vif_pref")
+    try:
+        assert nova.to_os_vif(port()).plugin == "ovs"
+        assert nova.to_os_vif(port(ovs_hybrid_plug=True)).plugin == (
+            "pref_ovs")
+    finally:
+        cfg.CONF.clear_override("plugin_choice", "os_vif_pref")
+    assert nova.to_os_vif(port()).plugin == "pref_ovs"
