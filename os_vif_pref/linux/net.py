@@ -558,10 +558,12 @@ def plug_bridge_port(bridge: str, dev: str | None = None,
     """Everything the linux-bridge plugin needs, in one daemon call.
 
     Ensure ``bridge`` (MTU, up); with ``vlan``, ensure ``vlan_dev`` (VLAN
-    ``vlan`` on ``vlan_phys``) as a bridge port; then, with ``create_tap``,
+    ``vlan`` on ``vlan_phys``) as a bridge port; with ``vlan_phys`` but no
+    ``vlan`` (a flat network), the existing physical interface itself joins the
+    bridge (it is never created or deleted here); then, with ``create_tap``,
     ensure the tap ``dev`` or else, if ``dev`` exists, attach it - each with
-    ``mtu``, up.  Returns the devices this call created; on failure those
-    are removed again (a bridge only if nothing else joined it meanwhile).
+    ``mtu``, up. Returns the devices this call created; on failure those are
+    removed again (a bridge only if nothing else joined it meanwhile).
     """
     validate.ifname(bridge)
     mtu = None if mtu is None else validate.mtu(mtu)
@@ -572,17 +574,28 @@ def plug_bridge_port(bridge: str, dev: str | None = None,
     if create_tap and dev is None:
         raise exceptions.InvalidArgument(name="tap name", value=dev,
                                          reason="required with create_tap")
+    if vlan_phys is not None:
+        validate.ifname(vlan_phys)
     if vlan is not None:
         validate.vlan_id(vlan)
-        validate.ifname(vlan_phys)
         validate.ifname(vlan_dev)
+        if vlan_phys is None:
+            raise exceptions.InvalidArgument(
+                name="VLAN physical interface", value=vlan_phys,
+                reason=f"required with VLAN {vlan}")
     created: list[str] = []
+    flat_attached = False
     try:
         if _ensure_bridge(bridge, mtu):
             created.append(bridge)
         br_idx = _require_index(bridge, "configure bridge")
         if vlan is not None:
             _ensure_vlan(vlan_phys, vlan, vlan_dev, br_idx, mtu, created)
+        elif vlan_phys is not None:
+            phys_idx = _require_index(vlan_phys, f"attach to bridge {bridge}")
+            _set_link(phys_idx, vlan_phys, f"attach to bridge {bridge}",
+                      master=br_idx, up=True)
+            flat_attached = True
         if create_tap:
             if _index(dev) is None:
                 created.append(dev)
@@ -593,6 +606,11 @@ def plug_bridge_port(bridge: str, dev: str | None = None,
                 _set_link(idx, dev, f"attach to bridge {bridge}", mac=mac,
                           mtu=mtu, master=br_idx, up=True)
     except Exception:
+        if flat_attached and bridge in created:
+            # Give the uplink back before the bridge we made goes away.
+            with contextlib.suppress(Exception):
+                _ipr().link("set", index=_require_index(
+                    vlan_phys, "detach"), master=0)
         _rollback(created, bridge)
         raise
     return created

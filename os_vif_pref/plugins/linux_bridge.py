@@ -1,16 +1,18 @@
 """``pref_linux_bridge``: VIFBridge on a Linux bridge, optionally on a VLAN.
 
-Nova calls ``plug()`` before the guest starts.  We ensure the bridge (STP
-off, forward delay 0, MTU, up); when the network asks for it
-(``should_provide_vlan`` with ``vlan``), the VLAN sub-interface ``vlan<id>``
-on the physical interface ``[os_vif_pref_linux_bridge]
+Nova calls ``plug()`` before the guest starts. We ensure the bridge (STP off,
+forward delay 0, MTU, up); when the network asks for it
+(``should_provide_vlan`` with ``vlan``), the VLAN sub-interface ``vlan<id>`` on
+the physical interface ``[os_vif_pref_linux_bridge]
 physical_interface_mappings`` maps ``network.bridge_interface`` to (or
-``bridge_interface`` itself when it is not a mapped physnet) joins the
-bridge; the VIF's own device joins it too when it already exists (libvirt
-usually creates it later and enslaves it itself).  With ``create_tap`` the
-plugin pre-creates that tap, which hypervisors using ``managed='no'`` taps
-need, and unplug removes it; otherwise unplug only detaches the device.
-The bridge itself is shared and never removed on unplug (as in os-vif).
+``bridge_interface`` itself when it is not a mapped physnet) joins the bridge;
+on a flat network (``should_provide_bridge`` without a VLAN) that physical
+interface itself joins it; the VIF's own device joins it too when it already
+exists (libvirt usually creates it later and enslaves it itself). With
+``create_tap`` the plugin pre-creates that tap, which hypervisors using
+``managed='no'`` taps need, and unplug removes it; otherwise unplug only
+detaches the device. The bridge itself is shared and never removed on unplug
+(as in os-vif).
 
 All kernel work is one privsep call per plug or unplug.
 """
@@ -77,9 +79,24 @@ class LinuxBridgePlugin(base.CataloguePlugin):
         self.mappings = parse_mappings(
             list(config.physical_interface_mappings))
 
-    def _vlan(self, vif: objects.vif.VIFBridge
-              ) -> tuple[str | None, int | None, str | None]:
+    def _uplink(self, vif: objects.vif.VIFBridge
+                ) -> tuple[str | None, int | None, str | None]:
+        """(physical interface, VLAN id, VLAN device) joining the bridge.
+
+        A VLAN network gets ``vlan<id>`` on the physical interface; a flat
+        network whose bridge Nova asks us to provide gets the physical
+        interface itself, as os-vif's linux_bridge plugin did.
+        """
         network = vif.network
+        if (network is not None
+                and not (network.obj_attr_is_set("should_provide_vlan")
+                         and network.should_provide_vlan)
+                and network.obj_attr_is_set("should_provide_bridge")
+                and network.should_provide_bridge
+                and network.obj_attr_is_set("bridge_interface")
+                and network.bridge_interface):
+            iface = network.bridge_interface
+            return validate.ifname(self.mappings.get(iface, iface)), None, None
         if network is None or not (
                 network.obj_attr_is_set("should_provide_vlan")
                 and network.should_provide_vlan
@@ -103,7 +120,7 @@ class LinuxBridgePlugin(base.CataloguePlugin):
                 reason=f"{PLUGIN_NAME} plugs VIFBridge only")
         bridge = validate.ifname(vif.bridge_name)
         dev = validate.ifname(vif.vif_name)
-        phys, vlan, vlan_dev = self._vlan(vif)
+        phys, vlan, vlan_dev = self._uplink(vif)
         mtu = network_mtu(vif)
         with locking.vif_lock(vif):
             net.plug_bridge_port(bridge, dev, mtu, phys, vlan, vlan_dev,

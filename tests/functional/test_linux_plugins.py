@@ -146,6 +146,35 @@ def test_linux_bridge_vlan_uses_physnet_mapping(osvif, ipr, cleanup):
     assert vl.get("master") == link(ipr, "tlb3")["index"]
 
 
+def test_linux_bridge_flat_network_attaches_mapped_interface(osvif, ipr,
+                                                             cleanup):
+    cleanup += ["tlb5", "tphys0", "tphys0p", "tlv5", "tlv5p"]
+    net.create_veth_pair("tphys0", "tphys0p")
+    net.create_veth_pair("tlv5", "tlv5p")
+    vif = bridge_vif("tlb5", "tlv5", should_provide_bridge=True,
+                     bridge_interface="physnet1")
+    os_vif.plug(vif, instance())
+    os_vif.plug(vif, instance())  # converges
+    br = link(ipr, "tlb5")
+    assert link(ipr, "tphys0").get("master") == br["index"]
+    assert link(ipr, "tphys0")["flags"] & 1
+    assert link(ipr, "tlv5").get("master") == br["index"]
+    os_vif.unplug(vif, instance())
+    # The uplink is shared by every port of the network: it stays.
+    assert link(ipr, "tphys0").get("master") == br["index"]
+    assert link(ipr, "tlv5").get("master") is None
+
+
+def test_linux_bridge_flat_network_missing_uplink_rolls_back(osvif, ipr):
+    vif = bridge_vif("tlb6", "tlv6", should_provide_bridge=True,
+                     bridge_interface="nosuchif0")
+    with pytest.raises(osv_exception.PlugException) as exc:
+        os_vif.plug(vif, instance())
+    assert "nosuchif0" in str(exc.value)
+    net.flush_deleted()
+    assert "tlb6" not in names(ipr)
+
+
 def test_linux_bridge_vlan_without_interface_fails_cleanly(osvif, ipr):
     vif = bridge_vif("tlb4", "tlt4", should_provide_vlan=True, vlan=104)
     with pytest.raises(osv_exception.PlugException,
