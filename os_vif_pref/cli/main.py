@@ -64,6 +64,9 @@ class OsVifPrefApp(app.App):
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", module="oslo_service")
+    # eventlet's EventletDeprecationWarning is a plain Warning, raised when
+    # os-vif/oslo import it; it says nothing to an os-vif-pref user.
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     if argv is None:
         argv = sys.argv[1:]
     return OsVifPrefApp().run(argv)

@@ -16,14 +16,10 @@ never skip.
 
 from __future__ import annotations
 
-import atexit
 import copy
 import itertools
 import json
-import os
-import pathlib
 import random
-import tempfile
 from typing import Any
 from unittest import mock
 import uuid
@@ -33,7 +29,6 @@ from nova import exception as nova_exception
 from nova.network import model, os_vif_util
 from nova.network import neutron as nova_neutron
 import pytest
-import yaml
 
 from os_vif_pref import catalogue, nova
 
@@ -47,23 +42,7 @@ SOCKET = "/var/lib/vhost_sockets/vhu-sock"
 PCI = "0000:81:00.3"
 
 
-def _extra_layer() -> list[str]:
-    """tests/compat/data/nova-extra.yaml minus entries already bundled."""
-    path = pathlib.Path(__file__).parent / "data" / "nova-extra.yaml"
-    data = yaml.safe_load(path.read_text())
-    bundled = catalogue.load([list(catalogue.bundled_files())],
-                             plugin_choice={})
-    data["entries"] = [e for e in data["entries"] if e["name"] not in bundled]
-    if not data["entries"]:
-        return []
-    fd, tmp = tempfile.mkstemp(suffix=".yaml", prefix="nova-extra-")
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(data, f)
-    atexit.register(os.unlink, tmp)
-    return [tmp]
-
-
-LAYERS = [list(catalogue.bundled_files()), _extra_layer()]
+LAYERS = [list(catalogue.bundled_files())]
 
 
 def _catalogue(**choice: str) -> catalogue.Catalogue:
