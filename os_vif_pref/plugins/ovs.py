@@ -301,7 +301,9 @@ class OvsPlugin(base.CataloguePlugin):
         trunks = [p.trunk_bridge for p in plans if p.trunk_bridge]
         db = self.ovsdb
         # The OVSDB transaction runs on the connection thread while the
-        # kernel deletes the devices (~16 ms per batch, kernel-bound).
+        # privileged layer takes the devices out of service (down, renamed:
+        # the names are free on return); the kernel unregisters them in one
+        # batch moments later (~16 ms of kernel time per batch).
         txn = db.begin([db.unplug_ports_command(ports, trunks)],
                        wait_vswitchd=wait_vswitchd)
         try:
