@@ -70,7 +70,10 @@ def links() -> dict[str, dict[str, Any]]:
     with IPRoute() as ipr:
         for msg in ipr.get_links():
             linkinfo = msg.get("IFLA_LINKINFO")
+            data = linkinfo.get("IFLA_INFO_DATA") if linkinfo else None
             out[msg.get("IFLA_IFNAME")] = {
+                "tun_multi_queue": (data.get("IFLA_TUN_MULTI_QUEUE")
+                                    if data else None),
                 "index": msg["index"],
                 "mtu": msg.get("IFLA_MTU"),
                 "address": msg.get("IFLA_ADDRESS"),

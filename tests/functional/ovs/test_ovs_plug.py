@@ -88,6 +88,15 @@ def _vswitchd_caught_up(ovs_view) -> bool:
     return row["cur_cfg"] >= row["next_cfg"]
 
 
+@pytest.mark.parametrize("multiqueue", [True, False])
+def test_tap_multiqueue_follows_profile(ovs, ovs_view, vifs, instance,
+                                        multiqueue):
+    vif = vifs.ovs(multiqueue=multiqueue)
+    os_vif.plug(vif, instance)
+    assert _link(vif.vif_name)["tun_multi_queue"] == int(multiqueue)
+    assert ovs_view.row("Interface", vif.vif_name)["ofport"] > 0
+
+
 def test_create_port_false_only_ensures_bridge(ovs, ovs_view, vifs,
                                                instance):
     # Upstream: libvirt adds the port; create_tap needs create_port.
