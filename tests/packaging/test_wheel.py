@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -49,7 +49,8 @@ def test_wheel_contains_catalogue_schema_and_entry_points(wheel: Path):
     assert "[oslo.config.opts]" in text
 
 
-def test_installed_wheel_lists_the_catalogue(wheel: Path, tmp_path: Path):
+def test_installed_wheel_lists_the_catalogue(wheel: Path, tmp_path: Path,
+                                            home_netns: None):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = venv / "bin" / "pip"

@@ -1,0 +1,31 @@
+"""Fixtures for every test directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import os
+
+from pyroute2 import netns
+import pytest
+
+#: The network namespace pytest started in, opened before any functional
+#: fixture moves the process into its test namespace (which has no route
+#: to the package registries).
+_HOME_NETNS = os.open("/proc/self/ns/net", os.O_RDONLY)
+
+
+@pytest.fixture
+def home_netns() -> Iterator[None]:
+    """Run the test (and what it spawns) in the namespace pytest started in.
+
+    The functional tests' session namespace stays entered until the session
+    ends; a test that needs the outside network (installing a wheel's
+    dependencies) steps out for its duration and back in afterwards.
+    """
+    current = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        netns.setns(_HOME_NETNS)
+        yield
+    finally:
+        netns.setns(current)
+        os.close(current)
