@@ -166,17 +166,8 @@ class Entry:
         An absent detail counts as false/null, as Nova reads them with
         ``details.get(key, False)``.
         """
-        if vif_type != self.vif_type or vnic_type not in self.vnic_types:
-            return False
-        details = details or {}
-        for key, want in self.details_match.items():
-            have = details.get(key)
-            if want in (False, None):
-                if have not in (False, None):
-                    return False
-            elif have != want:
-                return False
-        return True
+        return (vif_type == self.vif_type and vnic_type in self.vnic_types
+                and details_match(self.details_match, details))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-able form (CLI output, documentation)."""
@@ -214,6 +205,25 @@ class Entry:
             out["deprecated"] = {"replacement": self.replacement,
                                  "reason": self.deprecation_reason}
         return out
+
+
+def details_match(match: Mapping[str, Any],
+                  details: Mapping[str, Any] | None) -> bool:
+    """Whether Neutron's vif_details have every selecting value of ``match``.
+
+    An absent detail counts as false/null, as Nova reads them with
+    ``details.get(key, False)``.  The catalogue and the offer both use this
+    one rule, so Nova and Neutron cannot disagree on what a binding is.
+    """
+    details = details or {}
+    for key, want in match.items():
+        have = details.get(key)
+        if want in (False, None):
+            if have not in (False, None):
+                return False
+        elif have != want:
+            return False
+    return True
 
 
 def _plain(value: Any) -> Any:

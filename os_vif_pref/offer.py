@@ -109,17 +109,8 @@ class OfferItem:
                 details: Mapping[str, Any] | None) -> bool:
         """Whether a Neutron binding is this item (same rule as the
         catalogue: an absent detail counts as false/null)."""
-        if vif_type != self.vif_type or vnic_type not in self.vnic_types:
-            return False
-        details = details or {}
-        for key, want in self.vif_details.items():
-            have = details.get(key)
-            if want in (False, None):
-                if have not in (False, None):
-                    return False
-            elif have != want:
-                return False
-        return True
+        return (vif_type == self.vif_type and vnic_type in self.vnic_types
+                and catalogue.details_match(self.vif_details, details))
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form; empty optional parts are left out to stay small."""
