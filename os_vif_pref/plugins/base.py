@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from os_vif import objects, plugin
 
-from os_vif_pref import catalogue
+from os_vif_pref import catalogue, exceptions
 
 
 class CataloguePlugin(plugin.PluginBase):
@@ -23,3 +23,14 @@ class CataloguePlugin(plugin.PluginBase):
 
     def describe(self) -> objects.host_info.HostPluginInfo:
         return catalogue.get_catalogue().host_plugin_info(self.PLUGIN_NAME)
+
+    def require(self, vif: objects.vif.VIFBase, cls: type) -> None:
+        """Refuse, with a clear message, a VIF object this plugin cannot plug.
+
+        os-vif dispatches on ``vif.plugin`` alone, so a mislabelled object
+        would otherwise fail deep inside with an AttributeError.
+        """
+        if not isinstance(vif, cls):
+            raise exceptions.InvalidArgument(
+                name="VIF type", value=type(vif).__name__,
+                reason=f"{self.PLUGIN_NAME} handles {cls.__name__} only")

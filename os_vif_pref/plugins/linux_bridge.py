@@ -114,10 +114,7 @@ class LinuxBridgePlugin(base.CataloguePlugin):
 
     def plug(self, vif: objects.vif.VIFBase,
              instance_info: objects.instance_info.InstanceInfo) -> None:
-        if not isinstance(vif, objects.vif.VIFBridge):
-            raise exceptions.InvalidArgument(
-                name="VIF type", value=type(vif).__name__,
-                reason=f"{PLUGIN_NAME} plugs VIFBridge only")
+        self.require(vif, objects.vif.VIFBridge)
         bridge = validate.ifname(vif.bridge_name)
         dev = validate.ifname(vif.vif_name)
         phys, vlan, vlan_dev = self._uplink(vif)
@@ -128,10 +125,7 @@ class LinuxBridgePlugin(base.CataloguePlugin):
 
     def unplug(self, vif: objects.vif.VIFBase,
                instance_info: objects.instance_info.InstanceInfo) -> None:
-        if not isinstance(vif, objects.vif.VIFBridge):
-            raise exceptions.InvalidArgument(
-                name="VIF type", value=type(vif).__name__,
-                reason=f"{PLUGIN_NAME} unplugs VIFBridge only")
+        self.require(vif, objects.vif.VIFBridge)
         dev = validate.ifname(vif.vif_name)
         with locking.vif_lock(vif):
             if self.config.create_tap:

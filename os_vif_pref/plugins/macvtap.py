@@ -48,10 +48,7 @@ class MacvtapPlugin(base.CataloguePlugin):
     CONFIG_OPTS: list[cfg.Opt] = []
 
     def _check(self, vif: objects.vif.VIFBase) -> str:
-        if not isinstance(vif, objects.vif.VIFDirect):
-            raise exceptions.InvalidArgument(
-                name="VIF type", value=type(vif).__name__,
-                reason=f"{PLUGIN_NAME} handles VIFDirect only")
+        self.require(vif, objects.vif.VIFDirect)
         return validate.ifname(vif.vif_name)
 
     def plug(self, vif: objects.vif.VIFBase,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, locking, validate
+from os_vif_pref import locking, validate
 from os_vif_pref.linux import net
 from os_vif_pref.plugins import base
 from os_vif_pref.plugins.linux_bridge import network_mtu
@@ -49,10 +49,7 @@ class TapPlugin(base.CataloguePlugin):
     CONFIG_OPTS = CONFIG_OPTS
 
     def _check(self, vif: objects.vif.VIFBase) -> str:
-        if not isinstance(vif, objects.vif.VIFGeneric):
-            raise exceptions.InvalidArgument(
-                name="VIF type", value=type(vif).__name__,
-                reason=f"{PLUGIN_NAME} handles VIFGeneric only")
+        self.require(vif, objects.vif.VIFGeneric)
         return validate.ifname(vif.vif_name)
 
     def plug(self, vif: objects.vif.VIFBase,

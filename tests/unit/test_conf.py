@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from oslo_config import cfg
 
