@@ -214,9 +214,16 @@ def _check_size(value: Any, max_bytes: int) -> None:
         node, depth = stack.pop()
         if depth > _MAX_DEPTH:
             raise _bad(f"nested deeper than {_MAX_DEPTH} levels")
-        if isinstance(node, str):
+        kind = type(node)  # exact types first: ABC checks cost the most
+        if kind is str:
             budget -= len(node) + 2
-        elif isinstance(node, Mapping):
+        elif kind is bool or node is None:
+            budget -= 4
+        elif kind is int or kind is float:
+            budget -= 1
+        elif isinstance(node, str):
+            budget -= len(node) + 2
+        elif kind is dict or isinstance(node, Mapping):
             budget -= 2 + 2 * len(node)
             for k, v in node.items():
                 if not isinstance(k, str):
@@ -225,10 +232,11 @@ def _check_size(value: Any, max_bytes: int) -> None:
                 stack.append((v, depth + 1))
                 if budget < 0:
                     break
-        elif isinstance(node, (list, tuple)):
+        elif kind is list or isinstance(node, (list, tuple)):
             budget -= 1 + len(node)
             if budget >= 0:
-                stack.extend((v, depth + 1) for v in node)
+                below = depth + 1
+                stack.extend([(v, below) for v in node])
         elif node is None or isinstance(node, bool):
             budget -= 4
         elif isinstance(node, (int, float)):
