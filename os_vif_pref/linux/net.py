@@ -151,7 +151,11 @@ def _tun_attach(dev: str, multiqueue: bool, owner_uid: int | None) -> None:
 
     TUNSETIFF on an existing persistent tap re-attaches to it, so this is
     idempotent; it fails with EINVAL if ``dev`` exists and is not a tap of
-    the same multi-queue flavour, which is the right answer.
+    the same multi-queue flavour, which is the right answer.  It fails with
+    EBUSY when the tap exists and its single queue is held open by its user
+    (QEMU of a running guest, when nova-compute restarts and plugs again):
+    that tap is already what we want, so it is left alone (its owner cannot
+    change while in use) and the caller converges the rest over netlink.
     """
     flags = _IFF_TAP | _IFF_NO_PI | _IFF_VNET_HDR
     if multiqueue:
@@ -164,6 +168,9 @@ def _tun_attach(dev: str, multiqueue: bool, owner_uid: int | None) -> None:
             fcntl.ioctl(fd, _TUNSETOWNER, owner_uid)
         fcntl.ioctl(fd, _TUNSETPERSIST, 1)
     except OSError as e:
+        if e.errno == errno.EBUSY:
+            LOG.debug("Tap %s is held open by its user; not re-attaching", dev)
+            return
         raise NetDeviceError(action="create tap", dev=dev,
                              reason=f"{e.strerror} (errno {e.errno})") from e
     finally:
