@@ -511,8 +511,8 @@ class Demo(command.Command):
 
         if self.app.options.verbose_level <= 1:
             # Per-VIF INFO lines from os-vif and privsep drown the steps.
-            for name in ("os_vif", "oslo_privsep", "oslo_privsep.daemon",
-                         "oslo_privsep.priv_context", "os_vif_pref"):
+            for name in ("os_vif", "oslo.privsep", "oslo_privsep",
+                         "os_vif_pref"):
                 logging.getLogger(name).setLevel(logging.WARNING)
 
         def out(line: str) -> None:
