@@ -239,3 +239,30 @@ class TestOvsHybrid(TestOvs):
     def assert_unplugged(self, vif, state) -> None:
         assert vif.bridge_name not in state
         assert ("qvo" + vif.id)[:14] not in state["Port"]
+
+
+def test_the_kit_catches_a_plugin_that_accepts_anything(test_netns):
+    """The kit has teeth: upstream os-vif's ``noop`` plugin (shipped with
+    os-vif, plugs nothing, accepts any VIF) fails the clean-error checks."""
+
+    class Noop(conformance.PluginConformance):
+        PLUGIN_NAME = "noop"
+
+        def make_vif(self):
+            return objects.vif.VIFVHostUser(
+                id=str(uuid.uuid4()), address=_mac(), plugin="noop",
+                vif_name="vhu" + conformance.unique_suffix(),
+                path="/var/run/vhu-x", mode="server",
+                network=_network(mtu=1400))
+
+    kit = Noop()
+    os_vif.initialize()
+    kit._made, kit.instance = [], kit.make_instance()
+    kit.test_entry_point_loads_the_plugin()          # these hold
+    kit.test_plug_and_unplug_are_idempotent()
+    with pytest.raises(pytest.fail.Exception,
+                       match="accepted, but must be refused"):
+        kit.test_foreign_vif_types_are_clean_errors()
+    with pytest.raises(pytest.fail.Exception,
+                       match="accepted, but must be refused"):
+        kit.test_invalid_vifs_are_clean_errors_and_create_nothing()
