@@ -490,11 +490,16 @@ def delete_net_devs(devs: list[str]) -> list[str]:
 
 @privsep.vif_plug.entrypoint
 def flush_deleted(timeout: float = 30.0) -> None:
-    """Wait until every device retired so far is really gone."""
+    """Wait until every device retired so far is really gone.
+
+    "So far" includes what a previous daemon retired but did not live to
+    delete: starting the reaper adopts those first.
+    """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
             or not 0 < timeout <= 300:
         raise exceptions.InvalidArgument(name="timeout", value=timeout,
                                          reason="must be 0-300 seconds")
+    _REAPER.ensure_started()
     _REAPER.flush(float(timeout))
 
 

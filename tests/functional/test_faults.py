@@ -179,10 +179,6 @@ _FLUSH_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a new daemon adopts the retired devices of a dead "
-    "one only when it retires something itself; flush_deleted() alone "
-    "returns at once and leaves them (see the issue #8 report)")
 def test_flush_after_daemon_killed_reaps_what_it_retired(test_netns):
     ns = netns_testing.unique_name("ovpflush")
     try:
