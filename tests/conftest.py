@@ -14,6 +14,21 @@ import pytest
 _HOME_NETNS = os.open("/proc/self/ns/net", os.O_RDONLY)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_lock_path(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Per-port lock files of this test session go to its own directory.
+
+    A default, not an override: tests that point lock_path elsewhere (the
+    disk-full test) and clear their override come back to this directory.
+    """
+    from oslo_config import cfg
+
+    from os_vif_pref import locking
+
+    cfg.CONF.set_default("lock_path", str(tmp_path_factory.mktemp("locks")),
+                         group=locking.GROUP)
+
+
 @pytest.fixture
 def home_netns() -> Iterator[None]:
     """Run the test (and what it spawns) in the namespace pytest started in.

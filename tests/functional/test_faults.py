@@ -198,37 +198,37 @@ def test_flush_after_daemon_killed_reaps_what_it_retired(test_netns):
 
 
 def test_tap_removed_behind_our_back(osvif):
-    before = _links()
+    before = _ovs_links()
     vif = _tap_vif()
     os_vif.plug(vif, _instance())
     _remove_behind_our_back(vif.vif_name)
     os_vif.unplug(vif, _instance())          # absent: fine
-    assert _links() == before
+    assert _ovs_links() == before
     os_vif.plug(vif, _instance())            # and it comes back
     assert _links()[vif.vif_name] == ("tun", None, 1400, True)
     os_vif.unplug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 def test_bridge_and_tap_removed_behind_our_back(osvif):
     cfg.CONF.set_override("create_tap", True, group=LB)
-    before = _links()
+    before = _ovs_links()
     vif = _bridge_vif("tfbr0")
     os_vif.plug(vif, _instance())
     _remove_behind_our_back(vif.vif_name, "tfbr0")
     os_vif.unplug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
     os_vif.plug(vif, _instance())            # bridge and tap recreated
     state = _links()
     assert state["tfbr0"][0] == "bridge"
     assert state[vif.vif_name] == ("tun", "tfbr0", 1400, True)
     os_vif.unplug(vif, _instance())
     net.delete_net_devs(["tfbr0"])
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 def test_macvtap_source_removed_behind_our_back(osvif):
-    before = _links()
+    before = _ovs_links()
     net.create_veth_pair("tfsrc0", "tfsrc0p")
     vif = objects.vif.VIFDirect(
         id=str(uuid.uuid4()), address=_mac(), plugin="pref_macvtap",
@@ -238,11 +238,11 @@ def test_macvtap_source_removed_behind_our_back(osvif):
     # The kernel takes the macvtap down with its source device.
     _remove_behind_our_back("tfsrc0")
     os_vif.unplug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
     with pytest.raises(osv_exception.PlugException,
                        match="tfsrc0: no such device"):
         os_vif.plug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 # ---------------------------------------------------------------------------
@@ -269,8 +269,9 @@ def _ovs_vif() -> objects.vif.VIFOpenVSwitch:
 
 
 def _ovs_links() -> dict:
-    """Links, without the bridge's internal port MTU: vswitchd lowers it
-    to the smallest port MTU and raises it again in its own time."""
+    """Links, without the OVS bridge's internal port MTU: vswitchd lowers
+    it to the smallest port MTU and raises it again in its own time (also
+    during later tests of this module, while the private OVS still runs)."""
     state = _links()
     for name in ("br-int", "ovs-netdev"):
         if name in state:
@@ -325,7 +326,7 @@ def full_fs():
 
 
 def test_lock_file_on_full_disk_is_a_clean_error(osvif, full_fs):
-    before = _links()
+    before = _ovs_links()
     vif = _tap_vif()
     cfg.CONF.set_override("lock_path", full_fs, group=locking.GROUP)
     try:
@@ -336,13 +337,13 @@ def test_lock_file_on_full_disk_is_a_clean_error(osvif, full_fs):
         with pytest.raises(osv_exception.PlugException,
                            match="No space left on device"):
             os_vif.plug(vif, _instance())
-        assert _links() == before            # nothing half-plugged
+        assert _ovs_links() == before            # nothing half-plugged
     finally:
         cfg.CONF.clear_override("lock_path", group=locking.GROUP)
     os_vif.plug(vif, _instance())            # space again: works
     assert vif.vif_name in _links()
     os_vif.unplug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 @pytest.mark.parametrize("argv", [["catalogue", "list"],
@@ -425,16 +426,16 @@ def _race(vif, overrides: list, tmp: str) -> list[str]:
 
 
 def test_two_processes_plug_the_same_tap(osvif, tmp_path):
-    before = _links()
+    before = _ovs_links()
     vif = _tap_vif()
     assert _race(vif, [], str(tmp_path)) == []
     assert _links()[vif.vif_name] == ("tun", None, 1400, True)
     os_vif.unplug(vif, _instance())
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 def test_two_processes_plug_the_same_bridge_port(osvif, tmp_path):
-    before = _links()
+    before = _ovs_links()
     vif = _bridge_vif("tfrbr0")
     assert _race(vif, [[LB, "create_tap", True]], str(tmp_path)) == []
     cfg.CONF.set_override("create_tap", True, group=LB)
@@ -442,7 +443,7 @@ def test_two_processes_plug_the_same_bridge_port(osvif, tmp_path):
     assert state[vif.vif_name] == ("tun", "tfrbr0", 1400, True)
     os_vif.unplug(vif, _instance())
     net.delete_net_devs(["tfrbr0"])
-    assert _links() == before
+    assert _ovs_links() == before
 
 
 def test_two_processes_plug_the_same_ovs_port(fault_ovs, tmp_path):
