@@ -14,7 +14,7 @@ import pytest
 
 from os_vif_pref import exceptions
 from os_vif_pref.linux import net
-from os_vif_pref.plugins import linux_bridge, macvtap, ovs, tap
+from os_vif_pref.plugins import linux_bridge, macvtap, noop, ovs, tap
 from os_vif_pref.testing import conformance
 
 pytestmark = pytest.mark.functional
@@ -266,3 +266,40 @@ def test_the_kit_catches_a_plugin_that_accepts_anything(test_netns):
     with pytest.raises(pytest.fail.Exception,
                        match="accepted, but must be refused"):
         kit.test_invalid_vifs_are_clean_errors_and_create_nothing()
+
+
+class TestNoop(conformance.PluginConformance):
+    """pref_noop: remote-managed ports, backend-managed vhost-user sockets."""
+
+    PLUGIN_NAME = "pref_noop"
+    PLUGIN_CLASS = noop.NoopPlugin
+    CLEAN_EXCEPTIONS = OURS
+    INVALID_FIELDS = ()
+
+    @pytest.fixture
+    def environment(self, test_netns):
+        yield
+
+    def make_vif(self) -> objects.vif.VIFHostDevice:
+        return objects.vif.VIFHostDevice(
+            id=str(uuid.uuid4()), address=_mac(), plugin=self.PLUGIN_NAME,
+            dev_address="0000:81:00.3", dev_type="ethernet",
+            network=_network(mtu=1500))
+
+    def test_invalid_vifs_are_clean_errors_and_create_nothing(self) -> None:
+        """Nothing of the VIF reaches the kernel or OVSDB, so no name, path
+        or MTU is invalid for pref_noop: hostile values are ignored, and
+        (what matters) nothing is created."""
+        before = self.observe()
+        vif = objects.vif.VIFVHostUser(
+            id=str(uuid.uuid4()), address=_mac(), plugin=self.PLUGIN_NAME,
+            vif_name="-rf;reboot", path="/../../etc/passwd", mode="server",
+            network=_network(mtu=2**31 - 1))
+        self._plugin().plug(vif, self.instance)
+        os_vif.plug(vif, self.instance)
+        os_vif.unplug(vif, self.instance)
+        assert self.observe() == before
+
+    def assert_plugged(self, vif, state) -> None:
+        # The host side belongs to the DPU's backend: nothing appears here.
+        assert not any("81:00.3" in str(k) for k in state)

@@ -354,10 +354,15 @@ def test_bundled_catalogue_with_real_plugins():
     everything_present.plugins = real
     plist = preference.compute(cat, everything_present)
     for name in ("ovs", "ovs-hybrid", "ovs-vhostuser", "linux-bridge",
-                 "tap", "macvtap"):
+                 "tap", "macvtap", "ovs-remote-managed", "vhostuser-noop"):
         assert plist.get(name).usable, plist.get(name).reasons
-    # Upstream's noop plugin describes only VIFVHostUser.
-    rm = plist.get("ovs-remote-managed")
+    # Upstream's noop plugin describes only VIFVHostUser: chosen by the
+    # operator for remote-managed ports, the mismatch makes it unusable.
+    upstream = catalogue.load([catalogue.bundled_files()],
+                              plugin_choice={"ovs-remote-managed": "noop"})
+    everything_present.plugins["noop"] = probes.probe_plugin("noop").value
+    rm = preference.compute(upstream, everything_present).get(
+        "ovs-remote-managed")
     assert not rm.usable and "'noop' does not describe VIFHostDevice" in \
         rm.reasons[0]
     assert not plist.get("vrouter").usable  # plugin not installed here
