@@ -45,15 +45,14 @@ from os_vif import objects
 from oslo_config import cfg
 
 from os_vif_pref import exceptions, neutron, nova, offer, preference
+from os_vif_pref.testing import ml2
 
 try:  # the [neutron] extra; the mixin itself does not need it
     from neutron_lib.plugins.ml2 import api as ml2_api
     _DriverBase: Any = ml2_api.MechanismDriver
-    _ContextBase: Any = ml2_api.PortContext
 except ImportError:  # pragma: no cover - neutron-lib is a test dependency
     ml2_api = None
     _DriverBase = object
-    _ContextBase = object
 
 #: The host's configured preference in the demo: OVS first, then the Linux
 #: bridge (everything else usable follows in catalogue order).
@@ -66,42 +65,6 @@ SEGMENTS = [{"id": "seg-demo", "network_type": "vxlan",
 
 # --------------------------------------------------------------------------
 # Neutron side: ML2-shaped port context and two mechanism drivers
-
-
-class PortContext(_ContextBase):
-    """What ML2 hands ``bind_port``: the port, the segments to bind, and
-    ``set_binding``.  The other members of ML2's PortContext are not used
-    by a driver's ``bind_port`` and raise if called."""
-
-    def __init__(self, port: dict[str, Any],
-                 segments: Sequence[Mapping[str, Any]] = SEGMENTS) -> None:
-        self._port = port
-        self._segments = list(segments)
-        self.binding: tuple[str, str, dict[str, Any], Any] | None = None
-
-    @property
-    def current(self) -> dict[str, Any]:
-        return self._port
-
-    @property
-    def segments_to_bind(self) -> list[Mapping[str, Any]]:
-        return self._segments
-
-    def set_binding(self, segment_id: str, vif_type: str,
-                    vif_details: dict[str, Any], status: Any = None) -> None:
-        self.binding = (segment_id, vif_type, dict(vif_details), status)
-
-    def _unused(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("not used by bind_port")
-
-    original = status = original_status = network = binding_levels = \
-        original_binding_levels = top_bound_segment = \
-        original_top_bound_segment = bottom_bound_segment = \
-        original_bottom_bound_segment = host = original_host = vif_type = \
-        original_vif_type = vif_details = original_vif_details = \
-        property(_unused)
-    host_agents = continue_binding = allocate_dynamic_segment = \
-        release_dynamic_segment = _unused
 
 
 class NegotiatingDriver(neutron.NegotiatingMechanismDriverMixin,
@@ -152,7 +115,7 @@ def neutron_port(network_id: str, profile: Mapping[str, Any] | None,
 def bind(driver: Any, port: dict[str, Any]) -> dict[str, Any]:
     """ML2's part: let ``driver`` bind ``port``; the port as Nova reads it
     back (``binding_failed`` when the driver left it unbound)."""
-    context = PortContext(port)
+    context = ml2.PortContext(port, SEGMENTS)
     driver.bind_port(context)
     bound = dict(port)
     if context.binding is None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pyroute2 import IPRoute
 import pytest
 
+from os_vif_pref.linux import net
 from os_vif_pref.testing import netns as netns_testing
 
 
@@ -32,3 +34,19 @@ def netns_factory() -> Iterator[netns_testing.NetnsFactory]:
         yield factory
     finally:
         factory.cleanup()
+
+
+@pytest.fixture
+def ipr(test_netns: str) -> Iterator[IPRoute]:
+    """A netlink socket in the session's test namespace."""
+    with IPRoute() as sock:
+        yield sock
+
+
+@pytest.fixture
+def cleanup(test_netns: str) -> Iterator[list[str]]:
+    """Devices a test creates; removed (and reaped) afterwards."""
+    devs: list[str] = []
+    yield devs
+    net.delete_net_devs(devs)
+    net.flush_deleted()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 
-from pyroute2 import IPRoute
 import pytest
 
 from os_vif_pref import exceptions
@@ -16,21 +15,6 @@ from os_vif_pref.linux import net
 pytestmark = pytest.mark.functional
 
 CAP_NET_ADMIN_MASK = 1 << 12
-
-
-@pytest.fixture
-def ipr(test_netns):
-    with IPRoute() as ipr:
-        yield ipr
-
-
-@pytest.fixture
-def cleanup(test_netns):
-    """Devices a test creates; removed (and reaped) afterwards."""
-    devs: list[str] = []
-    yield devs
-    net.delete_net_devs(devs)
-    net.flush_deleted()
 
 
 def link(ipr, name):

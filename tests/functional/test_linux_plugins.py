@@ -12,7 +12,7 @@ import os_vif
 from os_vif import exception as osv_exception
 from os_vif import objects
 from oslo_config import cfg
-from pyroute2 import IPRoute, NetNS
+from pyroute2 import NetNS
 import pytest
 
 from os_vif_pref.linux import net
@@ -33,20 +33,6 @@ def osvif(test_netns):
     os_vif.initialize(reset=True)
     yield
     cfg.CONF.clear_override("physical_interface_mappings", group=LB_GROUP)
-
-
-@pytest.fixture
-def ipr(test_netns):
-    with IPRoute() as ipr:
-        yield ipr
-
-
-@pytest.fixture
-def cleanup(test_netns):
-    devs: list[str] = []
-    yield devs
-    net.delete_net_devs(devs)
-    net.flush_deleted()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from os_vif_pref import catalogue, neutron, offer
 from os_vif_pref.cli import demo, main
+from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
 OFFER = offer.from_entries([CAT.get("ovs"), CAT.get("linux-bridge")])
@@ -19,9 +20,12 @@ PROFILE = {offer.KEY: offer.encode(OFFER)}
 
 
 def test_port_context_is_an_ml2_port_context() -> None:
-    ctx = demo.PortContext({"id": "p"})
+    ctx = ml2.PortContext({"id": "p"}, demo.SEGMENTS)
     assert isinstance(ctx, api.PortContext)
     assert ctx.current == {"id": "p"} and ctx.segments_to_bind
+    assert ctx.binding is None
+    ctx.set_binding("s", "ovs", {"a": 1})
+    assert ctx.binding == ("s", "ovs", {"a": 1}, None)
     with pytest.raises(NotImplementedError):
         ctx.original  # noqa: B018 - a property that must not be used
 

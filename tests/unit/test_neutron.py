@@ -10,6 +10,7 @@ from neutron_lib.plugins.ml2 import api
 import pytest
 
 from os_vif_pref import catalogue, neutron, offer
+from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
 OVS_DEFAULT = neutron.Served("ovs", {"port_filter": True,
@@ -152,36 +153,8 @@ def test_as_served_rejects_garbage() -> None:
 # The ML2 mixin, on a port context shaped like ML2's
 # --------------------------------------------------------------------------
 
-class FakePortContext(api.PortContext):
-    """The parts of ml2's PortContext that bind_port uses; the rest raise."""
+FakePortContext = ml2.PortContext
 
-    def __init__(self, port: dict, segments: list[dict]) -> None:
-        self._port = port
-        self._segments = segments
-        self.bound: list[tuple] = []
-
-    @property
-    def current(self) -> dict:
-        return self._port
-
-    @property
-    def segments_to_bind(self) -> list[dict]:
-        return self._segments
-
-    def set_binding(self, segment_id, vif_type, vif_details, status=None):
-        self.bound.append((segment_id, vif_type, vif_details, status))
-
-    def _no(self, *a: Any, **k: Any) -> Any:
-        raise AssertionError("not used by bind_port")
-
-    original = status = original_status = network = binding_levels = \
-        original_binding_levels = top_bound_segment = \
-        original_top_bound_segment = bottom_bound_segment = \
-        original_bottom_bound_segment = host = original_host = vif_type = \
-        original_vif_type = vif_details = original_vif_details = \
-        property(_no)
-    host_agents = continue_binding = allocate_dynamic_segment = \
-        release_dynamic_segment = _no
 
 
 class OvsLikeDriver(neutron.NegotiatingMechanismDriverMixin,
