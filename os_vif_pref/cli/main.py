@@ -7,7 +7,9 @@ cliff's table/json/yaml/value formatters and ``-f json`` for machines.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from typing import Any
 import warnings
@@ -69,7 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     if argv is None:
         argv = sys.argv[1:]
-    return OsVifPrefApp().run(argv)
+    app = OsVifPrefApp()
+    rc = app.run(argv)
+    # Output still buffered must reach its destination now, while we can
+    # say so if it cannot: at interpreter exit a failed flush can pass
+    # unnoticed (seen with a C locale: exit 0, output lost).
+    try:
+        app.stdout.flush()
+    except OSError as exc:
+        app.stderr.write(f"os-vif-pref: cannot write the output: {exc}\n")
+        with contextlib.suppress(OSError):
+            # Nothing more can go there; do not fail again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), app.stdout.fileno())
+        return 1
+    return rc
 
 
 if __name__ == "__main__":

@@ -349,10 +349,14 @@ def test_lock_file_on_full_disk_is_a_clean_error(osvif, full_fs):
 @pytest.mark.parametrize("argv", [["catalogue", "list"],
                                   ["catalogue", "schema"],
                                   ["preferences"]])
-def test_cli_output_to_a_full_device_fails_clearly(argv):
+@pytest.mark.parametrize("env", [None, {"PATH": "/usr/bin:/bin"}],
+                         ids=["user-env", "bare-env"])
+def test_cli_output_to_a_full_device_fails_clearly(argv, env):
+    # bare-env: with no locale variables a failed flush at interpreter exit
+    # once went unnoticed (exit 0, output lost).
     exe = os.path.join(sys.prefix, "bin", "os-vif-pref")
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([exe, *argv], stdout=full,
+        proc = subprocess.run([exe, *argv], stdout=full, env=env,
                               stderr=subprocess.PIPE, text=True, timeout=60)
     assert proc.returncode != 0
     assert "No space left on device" in proc.stderr
