@@ -368,6 +368,11 @@ def decode_value(value: Any, *, max_items: int | None = None,
     if len(raw_items) > max_items:
         raise _bad(f"{len(raw_items)} items, more than [{KEY}] "
                    f"offer_max_items = {max_items}")
+    key = _canonical(value, max_bytes, max_items)
+    if key is not None:
+        cached = _decoded.get(key)
+        if cached is not None:
+            return cached
     _check_size(value, max_bytes)
     items = tuple(_item(raw, i) for i, raw in enumerate(raw_items))
     seen: set[str] = set()
@@ -375,7 +380,51 @@ def decode_value(value: Any, *, max_items: int | None = None,
         if item.name in seen:
             raise _bad(f"binding {item.name!r} is offered twice")
         seen.add(item.name)
-    return Offer(version=version, items=items)
+    offer = Offer(version=version, items=items)
+    if key is not None:
+        if len(_decoded) >= _DECODED_MAX:
+            _decoded.pop(next(iter(_decoded)))
+        _decoded[key] = offer
+    return offer
+
+
+#: Offers already decoded, by canonical JSON.  A compute host sends the same
+#: offer with every port it binds, so Neutron sees few distinct ones; a hit
+#: skips the per-item validation (most of the cost), a miss is validated in
+#: full and then remembered.  Offers are immutable, so sharing is safe.
+_decoded: dict[tuple[str, int, int], Offer] = {}
+_DECODED_MAX = 64
+
+
+def _canonical(value: Any, max_bytes: int,
+               max_items: int) -> tuple[str, int, int] | None:
+    """A cache key for a plain-JSON offer, or None (then no caching).
+
+    json.dumps runs in C, so this costs a fraction of validating the items;
+    anything it cannot encode (non-JSON types, NaN, odd keys, extreme
+    nesting) or that is over the size bound goes down the full checking
+    path, which reports it.
+    """
+    if type(value) is not dict:
+        return None
+    for k, v in value.items():
+        # The envelope holds a version and perhaps newer small fields; a
+        # large one is left to the bounded walk, which refuses it cheaply.
+        if k != "offer" and not (v is None or type(v) in (int, float, bool)
+                                 or (type(v) is str and len(v) <= 256)):
+            return None
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > max_bytes:
+        return None
+    return text, max_bytes, max_items
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                      allow_nan=False)
 
 
 def decode(profile: Mapping[str, Any] | None, **bounds: Any) -> Offer | None:

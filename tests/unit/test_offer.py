@@ -255,3 +255,26 @@ def test_mutated_valid_offers_never_fail_otherwise(data):
         offer.decode({offer.KEY: value})
     except exceptions.MalformedOffer:
         pass
+
+
+def test_repeated_offer_is_decoded_once_and_changes_are_not_confused():
+    """Neutron sees the same offer for every port a host binds."""
+    cat = catalogue.load([catalogue.bundled_files()], plugin_choice={})
+    value = offer.encode(offer.from_entries(cat.entries))
+    first = offer.decode_value(value)
+    again = offer.decode_value(json.loads(json.dumps(value)))
+    assert again is first                      # served from the cache
+    changed = json.loads(json.dumps(value))
+    changed["offer"][0]["vif_type"] = "something-else"
+    other = offer.decode_value(changed)
+    assert other is not first
+    assert other.items[0].vif_type == "something-else"
+    assert first.items[0].vif_type != "something-else"
+    broken = json.loads(json.dumps(value))
+    broken["offer"][1] = broken["offer"][0]    # a duplicate name
+    for _ in range(2):                          # never cached as valid
+        with pytest.raises(exceptions.MalformedOffer, match="offered twice"):
+            offer.decode_value(broken)
+    # Tighter bounds are a different question: not answered from the cache.
+    with pytest.raises(exceptions.MalformedOffer, match="offer_max_items"):
+        offer.decode_value(value, max_items=1)
