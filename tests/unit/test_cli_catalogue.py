@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import yaml
 
-from os_vif_pref.cli import main as cli_main
+from os_vif_pref.testing import cli as cli_testing
 
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    app = cli_main.OsVifPrefApp()
-    app.stdout, app.stderr = out, err
-    rc = app.run(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+run = cli_testing.run
 
 
 def test_list_json_in_preference_order():

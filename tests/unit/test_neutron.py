@@ -10,6 +10,7 @@ from neutron_lib.plugins.ml2 import api
 import pytest
 
 from os_vif_pref import catalogue, neutron, offer
+from os_vif_pref.testing import cli as cli_testing
 from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
@@ -252,16 +253,7 @@ def test_mixin_honours_vnic_type() -> None:
 # os-vif-pref negotiate
 # --------------------------------------------------------------------------
 
-def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-    import io
-
-    from os_vif_pref.cli import main as cli_main
-
-    out, err = io.StringIO(), io.StringIO()
-    app = cli_main.OsVifPrefApp()
-    app.stdout, app.stderr, app.stdin = out, err, io.StringIO(stdin)
-    rc = app.run(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+cli = cli_testing.run
 
 
 def test_cli_negotiate_explains(tmp_path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from os_vif_pref import catalogue, exceptions, naming, neutron, nova, offer
+from os_vif_pref.testing import cli as cli_testing
 
 CAT = catalogue.load(plugin_choice={})
 PORT_ID = "3f2a6a2c-1111-4222-8333-444455556666"
@@ -353,16 +354,7 @@ def test_migrate_impossible_and_unknown() -> None:
 # os-vif-pref convert / migrate-check
 # --------------------------------------------------------------------------
 
-def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-    import io
-
-    from os_vif_pref.cli import main as cli_main
-
-    out, err = io.StringIO(), io.StringIO()
-    app = cli_main.OsVifPrefApp()
-    app.stdout, app.stderr, app.stdin = out, err, io.StringIO(stdin)
-    rc = app.run(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+cli = cli_testing.run
 
 
 def test_cli_convert_neutron_port(tmp_path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import textwrap
@@ -13,7 +12,7 @@ from oslo_config import cfg
 import pytest
 
 from os_vif_pref import catalogue, exceptions, offer, preference, probes
-from os_vif_pref.cli import main as cli_main
+from os_vif_pref.testing import cli as cli_testing
 
 CONF = cfg.CONF
 
@@ -382,12 +381,7 @@ def test_startup_check_logs_unusable(tmp_path, caplog):
 # CLI
 # --------------------------------------------------------------------------
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    app = cli_main.OsVifPrefApp()
-    app.stdout, app.stderr = out, err
-    rc = app.run(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+run = cli_testing.run
 
 
 @pytest.fixture
