@@ -621,7 +621,12 @@ def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
 # Semantic checks
 # --------------------------------------------------------------------------
 
-def _registry() -> dict[str, Any]:
+def os_vif_classes() -> dict[str, Any]:
+    """os-vif's versioned object classes by name (the newest of each).
+
+    The one lookup the catalogue checks, the converter and the conformance
+    kit share, so they cannot disagree on what the installed os-vif has.
+    """
     import os_vif.objects
     from oslo_versionedobjects import base as ovo_base
 
@@ -900,7 +905,7 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
     """
     if layers is None:
         layers = default_layers()
-    registry = _registry()
+    registry = os_vif_classes()
     errors: list[exceptions.CatalogueError] = []
     items: dict[str, _Layered] = {}
     order: list[str] = []

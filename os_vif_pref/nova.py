@@ -425,17 +425,12 @@ def _source_value(spec: Mapping[str, Any], field: str, ctx: _Ctx) -> Any:
 
 def _build(cls_name: str, fields: Mapping[str, Any], ctx: _Ctx,
            **common: Any) -> Any:
-    objs = _objects()
-    from oslo_versionedobjects import base as ovo_base
-
-    try:
-        cls = ovo_base.VersionedObjectRegistry.obj_classes()[cls_name][0]
-    except KeyError:
+    cls = catalogue_mod.os_vif_classes().get(cls_name)
+    if cls is None:
         raise UnsupportedBinding(
             port=ctx.vif.get("id"), binding=ctx.entry.vif_type,
             hint=f": entry {ctx.entry.name!r} names os-vif object "
-                 f"{cls_name!r}, which the installed os-vif lacks") from None
-    del objs
+                 f"{cls_name!r}, which the installed os-vif lacks")
     values = dict(common)
     for field, spec in fields.items():
         value = _source_value(spec, field, ctx)

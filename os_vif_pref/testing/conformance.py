@@ -49,7 +49,6 @@ from os_vif import exception as osv_exception
 from os_vif import objects
 from os_vif import plugin as osv_plugin
 from oslo_config import cfg
-from oslo_versionedobjects import base as ovo_base
 import pytest
 
 from os_vif_pref import catalogue as catalogue_mod
@@ -110,22 +109,14 @@ def kernel_links() -> dict[str, tuple[Any, ...]]:
 
 
 def _vif_classes() -> dict[str, type[objects.vif.VIFBase]]:
-    objects.register_all()
-    registry = ovo_base.VersionedObjectRegistry.obj_classes()
-    out = {}
-    for name, classes in registry.items():
-        cls = classes[0]
-        if issubclass(cls, objects.vif.VIFBase) and \
-                cls is not objects.vif.VIFBase:
-            out[name] = cls
-    return out
+    return {name: cls for name, cls in catalogue_mod.os_vif_classes().items()
+            if issubclass(cls, objects.vif.VIFBase)
+            and cls is not objects.vif.VIFBase}
 
 
 def _profile_classes() -> dict[str, type[Any]]:
-    objects.register_all()
-    registry = ovo_base.VersionedObjectRegistry.obj_classes()
-    return {name: classes[0] for name, classes in registry.items()
-            if issubclass(classes[0], objects.vif.VIFPortProfileBase)}
+    return {name: cls for name, cls in catalogue_mod.os_vif_classes().items()
+            if issubclass(cls, objects.vif.VIFPortProfileBase)}
 
 
 def _vt(version: str) -> tuple[int, int]:
