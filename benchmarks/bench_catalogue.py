@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 import statistics
 import tempfile
-import time
 
+from timing import timed
 import yaml
 
 from os_vif_pref import catalogue
@@ -47,15 +47,6 @@ ENTRY = """\
     plugin: vendor_plugin
     requires: [ovsdb, "ovs_datapath:netdev"]
 """
-
-
-def timed(fn, runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def main() -> None:

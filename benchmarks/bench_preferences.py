@@ -26,6 +26,7 @@ import warnings
 warnings.filterwarnings("ignore")
 
 from oslo_config import cfg  # noqa: E402
+from timing import timed  # noqa: E402
 
 from os_vif_pref import catalogue, offer, preference, probes  # noqa: E402
 
@@ -61,15 +62,6 @@ PP = """\
         object: {pp}
         versions: {{min: "1.0", max: "1.4"}}
 """
-
-
-def timed(fn, runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def make_catalogue(d: str, total: int) -> catalogue.Catalogue:
