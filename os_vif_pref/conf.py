@@ -27,7 +27,7 @@ _OPT_MODULES: tuple[str, ...] = (
     "os_vif_pref.locking",
     "os_vif_pref.probes",
     "os_vif_pref.preference",
-    "os_vif_pref.nova",
+    "os_vif_pref.nova.convert",
 )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from neutron_lib.plugins.ml2 import api
 import pytest
 
-from os_vif_pref import catalogue, neutron, offer
+from os_vif_pref import catalogue, exceptions, neutron, offer
 from os_vif_pref.testing import cli as cli_testing
 from os_vif_pref.testing import ml2
 
@@ -115,7 +115,7 @@ def test_no_offer_is_the_default(profile: Any) -> None:
     "a string profile",
 ])
 def test_malformed_offer_falls_back_and_logs(bad: Any, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron")
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron.choose")
     c = neutron.choose(bad, ["ovs"], OVS_DEFAULT, port_id="p1")
     assert c.fallback and c.vif_type == "ovs"
     assert "offer ignored" in c.reason
@@ -139,14 +139,14 @@ def test_parse_served() -> None:
                  neutron.Served("vhostuser", {"vhostuser_ovs_plug": True,
                                               "vhostuser_socket": "/x"}),
                  neutron.Served("bridge")]
-    with pytest.raises(neutron.exceptions.InvalidArgument):
+    with pytest.raises(exceptions.InvalidArgument):
         neutron.parse_served("ovs:nokey")
 
 
 def test_as_served_rejects_garbage() -> None:
     assert neutron.as_served(("ovs", {"a": 1})) == neutron.Served(
         "ovs", {"a": 1})
-    with pytest.raises(neutron.exceptions.InvalidArgument):
+    with pytest.raises(exceptions.InvalidArgument):
         neutron.as_served(42)  # type: ignore[arg-type]
 
 
@@ -227,7 +227,7 @@ def test_mixin_follows_the_offer_and_skips_segments() -> None:
 
 
 def test_mixin_nothing_in_common_leaves_unbound(caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron")
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron.choose")
     ctx = FakePortContext(port(profile_of("linux-bridge")), SEGMENTS)
     OvsLikeDriver().bind_port(ctx)
     assert ctx.bound == []

@@ -1,0 +1,21 @@
+"""The Neutron end of the data path: pick the binding to answer with.
+
+Submodules: :mod:`.choose` (the pure chooser and the ML2 hook).
+The names below are re-exported so ``from os_vif_pref import neutron`` keeps
+working for callers of the earlier single module.  This package must stay
+importable inside neutron-server without the catalogue, probes or plugins.
+"""
+
+from os_vif_pref.neutron.choose import (  # noqa: F401
+    Choice,
+    NegotiatingMechanismDriverMixin,
+    NoAcceptableBinding,
+    PROFILE,
+    Served,
+    ServedLike,
+    VNIC_TYPE,
+    as_served,
+    choose,
+    parse_served,
+    read_offer,
+)

@@ -1,0 +1,34 @@
+"""The Nova end of the data path: check what Neutron bound, convert it.
+
+Submodules: :mod:`.convert` (Neutron port -> os-vif object, migration check).
+The names below are re-exported so ``from os_vif_pref import nova`` keeps
+working for callers of the earlier single module.
+"""
+
+from os_vif_pref.nova.convert import (  # noqa: F401
+    BRIDGE_NAME,
+    BindingDetailsMismatch,
+    BindingNotAcceptable,
+    InvalidBindingValue,
+    InvalidPort,
+    MigrationVerdict,
+    MissingBindingValue,
+    NOT_BOUND,
+    NoCommonVersion,
+    PORT_FILTER,
+    UnsupportedBinding,
+    VHOSTUSER_FP_PLUG,
+    VHOSTUSER_OVS_PLUG,
+    as_vif,
+    binding_of,
+    check_binding,
+    find_entry,
+    is_neutron_port,
+    list_opts,
+    migrate_check,
+    negotiate_version,
+    network_to_os_vif,
+    nova_opts,
+    to_os_vif,
+    vif_from_neutron_port,
+)
