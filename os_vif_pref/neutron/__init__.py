@@ -7,13 +7,13 @@ importable inside neutron-server without the catalogue, probes or plugins.
 """
 
 from os_vif_pref.neutron.choose import (  # noqa: F401
+    PROFILE,
+    VNIC_TYPE,
     Choice,
     NegotiatingMechanismDriverMixin,
     NoAcceptableBinding,
-    PROFILE,
     Served,
     ServedLike,
-    VNIC_TYPE,
     as_served,
     choose,
     parse_served,
