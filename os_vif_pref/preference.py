@@ -492,11 +492,7 @@ def compute(cat: catalogue.Catalogue | None = None,
             reasons.append(why_not)
         else:
             e = _narrow(e, rng, prng)
-        for cap in e.requires:
-            res = results.get(cap) or probes.ProbeResult(
-                cap, False, None, "the prober did not answer")
-            if not res.ok:
-                reasons.append(f"needs {cap}: {res.reason}")
+        reasons += _missing_reasons(e.requires, results)
         ranked.append(Ranked(
             position=len(ranked) + 1,
             entry=e,
@@ -519,6 +515,21 @@ def compute(cat: catalogue.Catalogue | None = None,
 
 
 _warned: set[str] = set()
+
+
+def _missing_reasons(requires: Iterable[str],
+                     results: Mapping[str, probes.ProbeResult]) -> list[str]:
+    """One reason per cause: capabilities failing for the same reason (every
+    OVS capability when ovsdb-server is unreachable) are named together and
+    the cause is said once, not once per capability."""
+    by_cause: dict[str, list[str]] = {}
+    for cap in requires:
+        res = results.get(cap) or probes.ProbeResult(
+            cap, False, None, "the prober did not answer")
+        if not res.ok:
+            by_cause.setdefault(res.reason, []).append(cap)
+    return [f"needs {', '.join(caps)}: {why}"
+            for why, caps in by_cause.items()]
 
 
 def startup_check(cat: catalogue.Catalogue | None = None,

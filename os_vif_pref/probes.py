@@ -482,6 +482,11 @@ def probe_ovs(connection: str, bridge: str, timeout: float,
             out["ovs_bridge"] = _missing("ovs_bridge", (
                 f"no bridge {bridge!r} (bridges: "
                 f"{', '.join(sorted(info['bridges'])) or 'none'})"))
+        # Both columns are filled by ovs-vswitchd: when it is not running
+        # every such capability fails for that one cause, said the same way
+        # so that the preference list says it once.
+        no_vswitchd = ("ovs-vswitchd is not running or has not started yet "
+                       "(Open_vSwitch datapath_types/iface_types are empty)")
         for prefix, column in (("ovs_datapath", "datapath_types"),
                                ("ovs_iface", "iface_types")):
             have = info[column]
@@ -491,10 +496,10 @@ def probe_ovs(connection: str, bridge: str, timeout: float,
                 kind = cap.split(":", 1)[1]
                 if kind in have:
                     out[cap] = ProbeResult(cap, True, kind)
+                elif not info["datapath_types"] and not info["iface_types"]:
+                    out[cap] = _missing(cap, no_vswitchd)
                 elif not have:
-                    out[cap] = _missing(cap, (
-                        f"Open_vSwitch.{column} is empty: ovs-vswitchd is "
-                        "not running or has not started yet"))
+                    out[cap] = _missing(cap, f"Open_vSwitch.{column} is empty")
                 else:
                     out[cap] = _missing(cap, (
                         f"ovs-vswitchd does not support {kind!r} "

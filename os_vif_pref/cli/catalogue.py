@@ -9,6 +9,7 @@ from typing import Any
 from cliff import command, lister, show
 
 from os_vif_pref import catalogue
+from os_vif_pref.cli import base
 
 
 def report_errors(cmd: command.Command, cat: catalogue.Catalogue) -> None:
@@ -17,8 +18,11 @@ def report_errors(cmd: command.Command, cat: catalogue.Catalogue) -> None:
         cmd.app.stderr.write(f"error: {err}\n")
 
 
-class CatalogueList(lister.Lister):
+class CatalogueList(base.Base, lister.Lister):
     """List the binding catalogue's entries in preference order."""
+
+    fit_optional = ("os-vif object", "Preference", "VIF type")
+    fit_wide = ("VNIC types", "Requires", "Origin")
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -51,7 +55,7 @@ class CatalogueList(lister.Lister):
         return columns, rows
 
 
-class CatalogueShow(show.ShowOne):
+class CatalogueShow(base.Base, show.ShowOne):
     """Show one catalogue entry."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -84,7 +88,7 @@ class CatalogueShow(show.ShowOne):
         return tuple(flat), tuple(flat.values())
 
 
-class CatalogueValidate(command.Command):
+class CatalogueValidate(base.Base, command.Command):
     """Validate catalogue files; exit 1 with file:line:column messages.
 
     Without FILE the whole layered catalogue of this host is checked. With
@@ -120,7 +124,7 @@ class CatalogueValidate(command.Command):
         return 0
 
 
-class CatalogueSchema(command.Command):
+class CatalogueSchema(base.Base, command.Command):
     """Print the JSON Schema of catalogue files (for editors)."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from cliff import command, show
 
 from os_vif_pref import catalogue, exceptions, neutron, nova, offer
+from os_vif_pref.cli import base
 
 #: Refuse input files larger than this before parsing them: an offer is a
 #: few KiB and a port a few more; anything near this is a mistake.
@@ -67,7 +68,7 @@ def _fmt_details(details: Any) -> str:
     return json.dumps(details, sort_keys=True)
 
 
-class Negotiate(show.ShowOne):
+class Negotiate(base.Base, show.ShowOne):
     """What Neutron would bind for an offer, and why."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -130,7 +131,7 @@ def _extras(parsed_args: argparse.Namespace, cmd: command.Command,
     return extra
 
 
-class Convert(command.Command):
+class Convert(base.Base, command.Command):
     """The os-vif object Nova would plug for a bound port, as JSON."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -176,7 +177,7 @@ class Convert(command.Command):
         return 0
 
 
-class MigrateCheck(show.ShowOne):
+class MigrateCheck(base.Base, show.ShowOne):
     """Does the source's binding work on the destination, or what instead?"""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from cliff import lister
 import yaml
 
 from os_vif_pref import catalogue, exceptions, offer, preference, probes
+from os_vif_pref.cli import base
 
 
 def _read_instance(path: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def _read_instance(path: str) -> dict[str, Any]:
     return data
 
 
-class Preferences(lister.Lister):
+class Preferences(base.Base, lister.Lister):
     """This host's bindings in preference order, usable or not, and why.
 
     The usable ones, in this order, are what Nova offers Neutron.  With
@@ -51,6 +52,10 @@ class Preferences(lister.Lister):
     "virtio", "vnic_type": "normal"}, or Nova's flavor.extra_specs /
     image.properties / port shape) the list is the offer for that instance.
     """
+
+    fit_optional = ("Versions", "os-vif object", "VNIC types", "Plugin",
+                    "VIF type")
+    fit_wide = ("Why",)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -117,8 +122,11 @@ class Preferences(lister.Lister):
         return columns, rows
 
 
-class Probe(lister.Lister):
+class Probe(base.Base, lister.Lister):
     """Each host capability the catalogue can require: value, time taken."""
+
+    fit_optional = ("Time (ms)",)
+    fit_wide = ("Value", "Reason")
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
