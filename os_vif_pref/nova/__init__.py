@@ -1,6 +1,8 @@
 """The Nova end of the data path: check what Neutron bound, convert it.
 
-Submodules: :mod:`.convert` (Neutron port -> os-vif object, migration check).
+Submodules: :mod:`.dropin` (``nova_to_osvif_vif``: Nova's converter
+contract, catalogue-driven), :mod:`.convert` (``to_os_vif``: Neutron port or
+Nova VIF -> os-vif object with offers and versions, migration check).
 The names below are re-exported so ``from os_vif_pref import nova`` keeps
 working for callers of the earlier single module.
 """
@@ -31,4 +33,17 @@ from os_vif_pref.nova.convert import (  # noqa: F401
     nova_opts,
     to_os_vif,
     vif_from_neutron_port,
+)
+from os_vif_pref.nova.dropin import (  # noqa: F401
+    nova_exceptions,
+    nova_route,
+    nova_to_osvif_instance,
+    nova_to_osvif_ip,
+    nova_to_osvif_ips,
+    nova_to_osvif_network,
+    nova_to_osvif_route,
+    nova_to_osvif_routes,
+    nova_to_osvif_subnet,
+    nova_to_osvif_subnets,
+    nova_to_osvif_vif,
 )
