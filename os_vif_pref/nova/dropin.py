@@ -179,7 +179,12 @@ def nova_to_osvif_route(route: Mapping[str, Any]) -> Any:
     obj = _objects().route.Route(cidr=route.get("cidr"))
     if route.get("interface") is not None:
         obj.interface = route["interface"]
-    gateway = route.get("gateway")
+    return _with_gateway(obj, route)
+
+
+def _with_gateway(obj: Any, model: Mapping[str, Any]) -> Any:
+    """Nova sets ``gateway`` only from an IP with an address."""
+    gateway = model.get("gateway")
     if gateway is not None and gateway.get("address") is not None:
         obj.gateway = gateway["address"]
     return obj
@@ -202,10 +207,7 @@ def nova_to_osvif_subnet(subnet: Mapping[str, Any]) -> Any:
             nova_to_osvif_route(r) for r in subnet.get("routes") or ()]))
     if subnet.get("cidr") is not None:
         obj.cidr = subnet["cidr"]
-    gateway = subnet.get("gateway")
-    if gateway is not None and gateway.get("address") is not None:
-        obj.gateway = gateway["address"]
-    return obj
+    return _with_gateway(obj, subnet)
 
 
 def nova_to_osvif_subnets(subnets: Sequence[Mapping[str, Any]]) -> Any:

@@ -479,3 +479,108 @@ def test_operator_plugin_choice_through_config() -> None:
     finally:
         cfg.CONF.clear_override("plugin_choice", "os_vif_pref")
     assert nova.to_os_vif(port()).plugin == "pref_ovs"
+
+
+# --------------------------------------------------------------------------
+# nova_to_osvif_vif: the drop-in (compared with Nova branch by branch in
+# tests/compat; here what holds without Nova's converter)
+# --------------------------------------------------------------------------
+
+def nova_vif(vif_type: str = "ovs", vnic: str = "normal",
+             **details: Any) -> dict[str, Any]:
+    return nova.vif_from_neutron_port(port(vif_type, vnic, **details))
+
+
+@pytest.mark.parametrize("vif_type", sorted(
+    nova.dropin.KNOWN_LEGACY_VIFS | nova.dropin.NOT_BOUND))
+def test_dropin_returns_none_where_nova_does(vif_type: str) -> None:
+    assert nova.nova_to_osvif_vif(nova_vif(vif_type), catalogue=CAT) is None
+
+
+def test_dropin_constants_are_novas() -> None:
+    from nova.network import model, os_vif_util
+
+    assert nova.dropin.legacy_vif_types() == os_vif_util.LEGACY_VIFS
+    assert nova.dropin.KNOWN_LEGACY_VIFS == os_vif_util.LEGACY_VIFS
+    assert nova.dropin.NIC_NAME_LEN == model.NIC_NAME_LEN
+    assert nova.dropin.NOT_BOUND == {model.VIF_TYPE_BINDING_FAILED,
+                                     model.VIF_TYPE_UNBOUND}
+
+
+def test_dropin_raises_novas_classes() -> None:
+    from nova import exception
+
+    with pytest.raises(exception.NovaException,
+                       match="^Unsupported VIF type wibble$"):
+        nova.nova_to_osvif_vif(nova_vif("wibble"), catalogue=CAT)
+    with pytest.raises(exception.VifDetailsMissingVhostuserSockPath):
+        nova.nova_to_osvif_vif(nova_vif("vhostuser", vhostuser_ovs_plug=True),
+                               catalogue=CAT)
+    with pytest.raises(NotImplementedError):
+        nova.nova_to_osvif_vif(nova_vif("vrouter", "macvtap"), catalogue=CAT)
+
+
+def test_dropin_fallback_exceptions_keep_novas_messages(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Nova, our stand-ins carry Nova's messages."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_nova(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "nova" or name.startswith("nova."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    nova.dropin.nova_exceptions.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_nova)
+    try:
+        base, sock = nova.nova_exceptions()
+        assert base is nova.dropin.NovaException
+        assert issubclass(base, exceptions.OsVifPrefException)
+        with pytest.raises(sock, match=(
+                "^vhostuser_sock_path not present in vif_details for vif "
+                f"{PORT_ID}$")):
+            nova.nova_to_osvif_vif(
+                nova_vif("vhostuser", vhostuser_ovs_plug=True),
+                catalogue=CAT)
+        with pytest.raises(base, match="^Linux bridge VIF type is no longer"):
+            nova.nova_to_osvif_vif(
+                nova_vif("bridge"), catalogue=catalogue.Catalogue(entries=()))
+    finally:
+        monkeypatch.undo()
+        nova.dropin.nova_exceptions.cache_clear()
+
+
+def test_dropin_uses_the_catalogue_plugin_and_converts_bridge() -> None:
+    obj = nova.nova_to_osvif_vif(nova_vif("ovs"), catalogue=CAT)
+    assert (obj.obj_name(), obj.plugin) == ("VIFOpenVSwitch",
+                                           CAT.get("ovs").plugin)
+    up = catalogue.load(plugin_choice={"ovs": "ovs"})
+    assert nova.nova_to_osvif_vif(nova_vif("ovs"), catalogue=up).plugin == (
+        "ovs")
+    br = nova.nova_to_osvif_vif(nova_vif("bridge"), catalogue=CAT)
+    assert (br.obj_name(), br.plugin) == ("VIFBridge", "pref_linux_bridge")
+
+
+def test_dropin_disabled_entry_is_a_nova_exception() -> None:
+    from nova import exception
+
+    only_hybrid = catalogue.Catalogue(entries=(CAT.get("ovs-hybrid"),))
+    with pytest.raises(exception.NovaException,
+                       match="No enabled catalogue entry converts VIF type "
+                             "ovs"):
+        nova.nova_to_osvif_vif(nova_vif("ovs"), catalogue=only_hybrid)
+    assert nova.nova_to_osvif_vif(
+        nova_vif("ovs", ovs_hybrid_plug=True),
+        catalogue=only_hybrid).obj_name() == "VIFBridge"
+
+
+def test_dropin_nova_route_follows_novas_fall_through() -> None:
+    r = nova.nova_route
+    assert r("ovs", "macvtap") == (("ovs", "macvtap"), ("ovs", "normal"))
+    assert r("ovs", "direct") == (("ovs", "direct"),)
+    assert r("agilio_ovs", "vdpa") == (("agilio_ovs", "vdpa"),
+                                       ("ovs", "vdpa"))
+    assert r("ivs", "direct")[-1] == ("ivs", "normal")
+    assert r("vrouter", "macvtap") == (("vrouter", "macvtap"),)
