@@ -27,6 +27,8 @@ from typing import Any, TextIO
 
 from cliff.formatters import table
 
+from os_vif_pref import exceptions
+
 #: A wrapped column is never made narrower than this (or its header).
 MIN_WRAPPED = 10
 #: What a long ("wide") column should keep at least before optional columns
@@ -183,6 +185,18 @@ class FittingTable(table.TableFormatter):
         stdout.write(x.get_string() + "\n")
 
 
+class Many(list):  # type: ignore[type-arg]
+    """Several rows from a command that shows one object (one per port)."""
+
+
+def many(columns: Sequence[str], ports: Sequence[Any],
+         rows: Iterable[Sequence[Any]]) -> tuple[tuple[str, ...], Many]:
+    """(columns, rows) of a one-object command given several ports: a
+    ``port`` column first, shown as a list by every formatter."""
+    return ("port",) + tuple(columns), Many(
+        (p,) + tuple(r) for p, r in zip(ports, rows, strict=True))
+
+
 class Base:
     """Mixin for every command: put it first, before cliff's base class.
 
@@ -200,6 +214,28 @@ class Base:
 
     def get_epilog(self) -> str:
         return self._epilog or ""
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: Sequence[str], data: Any) -> int:
+        if not isinstance(data, Many):
+            return super().produce_output(  # type: ignore[misc]
+                parsed_args, column_names, data)
+        fmt = self.formatter  # type: ignore[attr-defined]
+        if not hasattr(fmt, "emit_list"):
+            raise exceptions.InvalidArgument(
+                name="-f", value=parsed_args.formatter,
+                reason="shows one object, and the input held several "
+                       "ports (choose one with --port, or use -f json, "
+                       "yaml, value or table)")
+        shown, selector = self._generate_columns_and_selector(  # type: ignore[attr-defined]
+            parsed_args, column_names)
+        rows = list(data)
+        if selector:
+            rows = [[v for v, keep in zip(r, selector, strict=True) if keep]
+                    for r in rows]
+        fmt.emit_list(shown, rows, self.app.stdout,  # type: ignore[attr-defined]
+                      parsed_args)
+        return 0
 
     def _load_formatter_plugins(self) -> Any:
         mgr = super()._load_formatter_plugins()  # type: ignore[misc]
