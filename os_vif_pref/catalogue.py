@@ -806,7 +806,8 @@ def _to_entry(item: _Layered) -> Entry:
             fields=dict(pp.get("fields", {}))),
         plugin=raw["plugin"],
         alt_plugins=tuple(raw.get("alt_plugins", ())),
-        requires=tuple(raw.get("requires", ())),
+        requires=tuple(dict.fromkeys(tuple(raw.get("requires", ()))
+                                     + implicit_requires(osv["object"]))),
         instance_rules=dict(raw.get("instance", {})),
         enabled=raw.get("enabled", True),
         deprecated=deprecated is not None,
@@ -814,6 +815,17 @@ def _to_entry(item: _Layered) -> Entry:
         deprecation_reason=(deprecated or {}).get("reason", ""),
         locate=locate,
     )
+
+
+def implicit_requires(vif_object: str) -> tuple[str, ...]:
+    """What every entry building ``vif_object`` requires, unwritten.
+
+    ``virt_vif:<object>``: the host's virt driver must be able to configure
+    the guest side of the object (Nova's libvirt driver configures five
+    classes and fails on the rest with "Unsupported VIF type").  Implicit
+    so that no vendor file can forget it; it shows in ``requires``.
+    """
+    return (f"virt_vif:{vif_object}",)
 
 
 def bundled_files() -> list[Traversable]:

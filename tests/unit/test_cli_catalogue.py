@@ -27,7 +27,8 @@ def test_list_table_and_yaml_long():
     rc, out, _ = run("catalogue", "list", "--long", "-f", "yaml")
     rows = yaml.safe_load(out)
     ovs = next(r for r in rows if r["Name"] == "ovs")
-    assert ovs["Requires"] == "ovsdb,ovs_bridge"
+    # The implicit virt_vif requirement shows (catalogue.implicit_requires).
+    assert ovs["Requires"] == "ovsdb,ovs_bridge,virt_vif:VIFOpenVSwitch"
     assert ovs["Origin"].endswith("ovs.yaml:11")
 
 

@@ -431,3 +431,95 @@ def test_default_ovsdb_connection_is_the_plugins():
 def test_probe_result_to_dict():
     d = probes.ProbeResult("x", True, object(), duration=0.0015).to_dict()
     assert d["duration_ms"] == 1.5 and isinstance(d["value"], str)
+
+
+# --------------------------------------------------------------------------
+# virt_vif: what the virt driver configures
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def virt_conf():
+    yield CONF
+    CONF.clear_override("virt_driver", "os_vif_pref")
+
+
+def test_libvirt_classes_are_read_from_novas_source():
+    from nova.virt.libvirt import vif as libvirt_vif
+
+    names, where = probes.libvirt_vif_classes()
+    assert where.endswith("LibvirtGenericVIFDriver._get_config_os_vif")
+    assert set(names) == set(probes.KNOWN_LIBVIRT_VIFS)
+    # The real isinstance tests, counted independently.
+    import inspect
+
+    src = inspect.getsource(
+        libvirt_vif.LibvirtGenericVIFDriver._get_config_os_vif)
+    assert all(f"isinstance(vif, osv_vifs.{n})" in src for n in names)
+
+
+def test_libvirt_classes_follow_the_source():
+    src = '''
+class LibvirtGenericVIFDriver:
+    def _get_config_os_vif(self, instance, vif):
+        if isinstance(vif, osv_vifs.VIFGeneric):
+            pass
+        elif isinstance(vif, osv_vifs.VIFDirect):
+            pass
+'''
+    assert probes.libvirt_vif_classes(src)[0] == ("VIFGeneric", "VIFDirect")
+    known, where = probes.libvirt_vif_classes("def broken(:")
+    assert known == probes.KNOWN_LIBVIRT_VIFS and "known list" in where
+    known, where = probes.libvirt_vif_classes("class Other: pass")
+    assert known == probes.KNOWN_LIBVIRT_VIFS and "no Libvirt" in where
+
+
+def test_libvirt_classes_without_nova(monkeypatch):
+    monkeypatch.setattr(probes, "_libvirt_vif_source", lambda: None)
+    names, where = probes.libvirt_vif_classes()
+    assert names == probes.KNOWN_LIBVIRT_VIFS and "not installed" in where
+
+
+def test_virt_vif_under_libvirt(virt_conf):
+    res = probes.Prober().probe(
+        ["virt_vif:VIFOpenVSwitch", "virt_vif:VIFHostDevice",
+         "virt_vif:VIFDirect", "virt_vif:VIFNestedDPDK"])
+    assert res["virt_vif:VIFOpenVSwitch"].ok
+    assert res["virt_vif:VIFHostDevice"].ok
+    for cap in ("virt_vif:VIFDirect", "virt_vif:VIFNestedDPDK"):
+        assert not res[cap].ok
+        assert "Unsupported VIF type" in res[cap].reason
+        assert "VIFOpenVSwitch" in res[cap].reason
+
+
+@pytest.mark.parametrize("option,driver,ok", [
+    (None, "libvirt", False), ("libvirt", "libvirt", False),
+    ("fake", "fake", True), ("any", "any", True),
+    ("vmwareapi", "vmwareapi", False)])
+def test_virt_driver_option(virt_conf, option, driver, ok):
+    CONF.set_override("virt_driver", option, "os_vif_pref")
+    assert probes.virt_driver() == driver
+    res = probes.Prober().probe(["virt_vif:VIFDirect"])["virt_vif:VIFDirect"]
+    assert res.ok == ok
+    if driver == "vmwareapi":
+        assert "not known" in res.reason
+
+
+def test_virt_driver_from_novas_compute_driver():
+    conf = cfg.ConfigOpts()
+    conf.register_opts(probes.probe_opts, group="os_vif_pref")
+    assert probes.virt_driver(conf) == "libvirt"  # Nova's option absent
+    conf.register_opt(cfg.StrOpt("compute_driver"))
+    conf.set_override("compute_driver", "fake.FakeDriver")
+    assert probes.virt_driver(conf) == "fake"
+    conf.set_override("virt_driver", "libvirt", "os_vif_pref")
+    assert probes.virt_driver(conf) == "libvirt"
+
+
+def test_every_entry_requires_its_object_implicitly():
+    from os_vif_pref import catalogue
+
+    cat = catalogue.load([catalogue.bundled_files()], plugin_choice={})
+    for e in cat.entries + cat.disabled:
+        assert f"virt_vif:{e.vif_object}" in e.requires, e.name
+        assert len(set(e.requires)) == len(e.requires)
+    assert probes.known("virt_vif:VIFDirect")
