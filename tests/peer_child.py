@@ -9,7 +9,9 @@ because each step depends on the one before:
    patching, without which network info silently stays empty);
 2. calls each ``--setup module:function`` hook (to patch our code in before
    the peer's test modules import theirs: ``from x import y`` in a test
-   module binds whatever is there at import time);
+   module binds whatever is there at import time); a hook may return a
+   callable, called after the tests, whose JSON-able result goes into the
+   ``done`` event (what the hook saw: proof that it took effect);
 3. loads TARGETs (module names or test ids) with unittest's loader, flattens
    the suite, drops the ``--exclude`` ids and keeps this shard's part of the
    sorted ids (a deterministic partition: shard i of n takes every n-th id);
@@ -21,7 +23,7 @@ Events: ``{"event": "loaded", "ids": [...]}`` (every id found, before
 exclusion and sharding), ``{"event": "selected", "ids": [...]}``,
 ``{"event": "start", "id": ...}``, ``{"event": "result", "id", "outcome",
 "reason", "detail", "duration"}``, ``{"event": "setup_error", "detail"}``
-and finally ``{"event": "done", "ran": n}``.
+and finally ``{"event": "done", "ran": n, "reports": {hook: value}}``.
 
 The child never decides whether a run is good: it records, the parent
 compares with the list file.
@@ -164,13 +166,13 @@ def shard_ids(ids: list[str], shard: int, shards: int) -> set[str]:
     return set(sorted(set(ids))[shard::shards])
 
 
-def call_hook(spec: str) -> None:
-    """Call ``module:function`` (no arguments)."""
+def call_hook(spec: str) -> Any:
+    """Call ``module:function`` (no arguments); return what it returns."""
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:
         raise ValueError(f"setup hook {spec!r} is not 'module:function'")
     func = getattr(importlib.import_module(module_name), func_name)
-    func()
+    return func()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
 
     with open(args.out, "w", encoding="utf-8") as stream:
         write = _Writer(stream)
+        reporters = {}
         try:
             for name in args.preimport:
                 importlib.import_module(name)
             for spec in args.setup:
-                call_hook(spec)
+                returned = call_hook(spec)
+                if callable(returned):
+                    reporters[spec] = returned
         except BaseException:
             write("setup_error", detail=traceback.format_exc())
             return 3
@@ -210,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
 
         result = RecordingResult(write)
         unittest.TestSuite(selected).run(result)
-        write("done", ran=result.ran)
+        reports = {}
+        for spec, reporter in reporters.items():
+            try:
+                reports[spec] = reporter()
+            except Exception:
+                reports[spec] = {"error": traceback.format_exc()}
+        write("done", ran=result.ran, reports=reports)
     return 0
 
 

@@ -25,10 +25,14 @@ API (what a pytest test calls)::
     automatically: ``nova.tests.functional`` for Nova functional targets,
     which must come before any other Nova import), calls the ``setup``
     hook(s) (``"module:function"`` or a list of them, called with no
-    arguments before the tests are loaded), loads ``targets`` with unittest's
-    loader, takes its deterministic part (sorted ids, round robin) and runs
-    it. ``timeout`` is the wall clock limit per child in seconds: a child
-    still running then is killed and the test it was in is reported.
+    arguments before the tests are loaded; a hook may return a callable,
+    called after the tests, whose JSON-able result lands in
+    ``Outcomes.reports`` / ``report_values(hook)``: let it count what it
+    patched, so the test can assert the patch took effect), loads
+    ``targets`` with unittest's loader, takes its deterministic part
+    (sorted ids, round robin) and runs it. ``timeout`` is the wall clock
+    limit per child in seconds: a child still running then is killed and
+    the test it was in is reported.
     Children get ``OS_TEST_TIMEOUT`` (``test_timeout``, default 120 s: the
     per-test timeout of oslotest's base, so one hang cannot eat the child's
     whole budget) and oslotest's stdout/stderr/log capture; their own
@@ -124,7 +128,13 @@ class Outcomes:
     #: Run-level problems: timeouts, crashes, setup hook failures.
     problems: list[str] = dataclasses.field(default_factory=list)
     logs: list[Path] = dataclasses.field(default_factory=list)
+    #: Per shard: what each setup hook's reporter returned (``{hook: ..}``).
+    reports: list[dict] = dataclasses.field(default_factory=list)
     wall: float = 0.0
+
+    def report_values(self, hook: str) -> list:
+        """The values ``hook``'s reporter returned, one per shard."""
+        return [r[hook] for r in self.reports if hook in r]
 
     @property
     def ran(self) -> int:
@@ -322,6 +332,7 @@ def _collect(outcomes: Outcomes, shard: int, returncode: int,
                 f"{event['detail']}")
         elif kind == "done":
             done = True
+            outcomes.reports.append(event.get("reports") or {})
     if timed_out:
         where = f" while running {running}" if running else ""
         outcomes.problems.append(

@@ -68,6 +68,7 @@ PATCHED = False
 def patch():
     global PATCHED
     PATCHED = True
+    return lambda: {"patched": PATCHED}
 
 
 def broken():
@@ -133,6 +134,9 @@ def test_records_every_outcome(fake: Path) -> None:
     assert outcomes.problems == []
     # Two shards (the default), each ran part of the module.
     assert {r.shard for r in outcomes.results.values()} == {0, 1}
+    # The hook's reporter ran after the tests, in each shard.
+    assert outcomes.report_values("fake_hooks:patch") == [
+        {"patched": True}, {"patched": True}]
     peer_suite.check(outcomes, lst, min_ran=9)
 
 
