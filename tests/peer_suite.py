@@ -38,6 +38,9 @@ API (what a pytest test calls)::
     whole budget) and oslotest's stdout/stderr/log capture; their own
     stdout/stderr go to a log file per shard (``workdir``, default a new
     temporary directory) whose tail is shown when something is wrong.
+    ``env`` adds to the children's environment; ``pythonpath`` entries go
+    first on their PYTHONPATH (before the repository root and
+    site-packages: e.g. a patched copy of Nova).
     Tests listed ``exclude`` in the list file are loaded (they must still
     exist) but not run. Returns an :class:`Outcomes`.
 
@@ -210,8 +213,8 @@ def _preimports(targets: Iterable[str], extra: Iterable[str]) -> list[str]:
     return found
 
 
-def _child_env(test_timeout: int, env: dict[str, str] | None
-               ) -> dict[str, str]:
+def _child_env(test_timeout: int, env: dict[str, str] | None,
+               pythonpath: Sequence[str] = ()) -> dict[str, str]:
     child = dict(os.environ)
     child.update({
         "OS_TEST_TIMEOUT": str(test_timeout),
@@ -220,12 +223,13 @@ def _child_env(test_timeout: int, env: dict[str, str] | None
         "OS_LOG_CAPTURE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
-    path = child.get("PYTHONPATH")
-    child["PYTHONPATH"] = (str(ROOT) + os.pathsep + path if path
-                           else str(ROOT))
     # A pytest run's own plugins and options mean nothing to the child.
     child.pop("PYTEST_CURRENT_TEST", None)
     child.update(env or {})
+    path = [*map(str, pythonpath), str(ROOT)]
+    if child.get("PYTHONPATH"):
+        path.append(child["PYTHONPATH"])
+    child["PYTHONPATH"] = os.pathsep.join(path)
     return child
 
 
@@ -258,6 +262,7 @@ def run(name: str, targets: Sequence[str], *,
         test_timeout: int = 120,
         preimport: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        pythonpath: Sequence[str | os.PathLike[str]] = (),
         list_file: str | os.PathLike[str] | None = None,
         workdir: str | os.PathLike[str] | None = None) -> Outcomes:
     """Run ``targets`` in ``shards`` child processes (module docstring)."""
@@ -272,6 +277,8 @@ def run(name: str, targets: Sequence[str], *,
     work.mkdir(parents=True, exist_ok=True)
 
     outcomes = Outcomes(name=name, targets=targets, excluded=set(excluded))
+    child_env = _child_env(test_timeout, env,
+                           [os.fspath(p) for p in pythonpath])
     started = time.monotonic()
     children = []
     for shard in range(shards):
@@ -288,9 +295,9 @@ def run(name: str, targets: Sequence[str], *,
         cmd += ["--", *targets]
         with open(log, "wb") as log_stream:
             proc = subprocess.Popen(
-                cmd, cwd=work, env=_child_env(test_timeout, env),
-                stdin=subprocess.DEVNULL, stdout=log_stream,
-                stderr=subprocess.STDOUT, start_new_session=True)
+                cmd, cwd=work, env=child_env, stdin=subprocess.DEVNULL,
+                stdout=log_stream, stderr=subprocess.STDOUT,
+                start_new_session=True)
         children.append((shard, proc, out, log))
         outcomes.logs.append(log)
 

@@ -265,3 +265,16 @@ def test_duplicate_list_line(tmp_path: Path) -> None:
 def test_list_path_by_name() -> None:
     assert peer_suite.list_path("nova_vif") == (
         peer_suite.LIST_DIR / "nova_vif.txt")
+
+
+def test_pythonpath_entries_go_first(fake: Path) -> None:
+    # A second fake_hooks earlier on the path wins (how a patched copy of
+    # Nova is put before the installed one).
+    first = fake / "first"
+    first.mkdir()
+    (first / "fake_hooks.py").write_text(
+        HOOKS.replace('{"patched": PATCHED}', '{"from": "first"}'))
+    outcomes, lst = _run(fake, pythonpath=[first])
+    assert outcomes.report_values("fake_hooks:patch") == [
+        {"from": "first"}, {"from": "first"}]
+    peer_suite.check(outcomes, lst, min_ran=9)
