@@ -43,7 +43,12 @@ from oslo_config import cfg
 import yaml
 import yaml_rs
 
+# VersionRange, version_tuple and details_match are defined beside the wire
+# format, which neutron-server reads without this module (the dependency
+# runs one way); catalogue's names stay for existing callers.
 from os_vif_pref import exceptions
+from os_vif_pref.offer import details_match  # noqa: F401
+from os_vif_pref.versions import VersionRange, version_tuple  # noqa: F401
 
 LOG = logging.getLogger(__name__)
 
@@ -94,30 +99,6 @@ Source = Union[str, Path, Traversable]
 # --------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------
-
-def version_tuple(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")
-    return int(major), int(minor)
-
-
-@dataclasses.dataclass(frozen=True)
-class VersionRange:
-    """An inclusive range of oslo.versionedobjects versions."""
-
-    min: str
-    max: str
-
-    def __contains__(self, version: str) -> bool:
-        v = version_tuple(version)
-        return version_tuple(self.min) <= v <= version_tuple(self.max)
-
-    def intersect(self, other: VersionRange) -> VersionRange | None:
-        lo = max(self.min, other.min, key=version_tuple)
-        hi = min(self.max, other.max, key=version_tuple)
-        if version_tuple(lo) > version_tuple(hi):
-            return None
-        return VersionRange(lo, hi)
-
 
 @dataclasses.dataclass(frozen=True)
 class ProfileSpec:
@@ -205,25 +186,6 @@ class Entry:
             out["deprecated"] = {"replacement": self.replacement,
                                  "reason": self.deprecation_reason}
         return out
-
-
-def details_match(match: Mapping[str, Any],
-                  details: Mapping[str, Any] | None) -> bool:
-    """Whether Neutron's vif_details have every selecting value of ``match``.
-
-    An absent detail counts as false/null, as Nova reads them with
-    ``details.get(key, False)``.  The catalogue and the offer both use this
-    one rule, so Nova and Neutron cannot disagree on what a binding is.
-    """
-    details = details or {}
-    for key, want in match.items():
-        have = details.get(key)
-        if want in (False, None):
-            if have not in (False, None):
-                return False
-        elif have != want:
-            return False
-    return True
 
 
 def _plain(value: Any) -> Any:

@@ -78,5 +78,13 @@ class MalformedOffer(OsVifPrefException):
     msg_fmt = "Malformed os_vif_pref offer in binding:profile: %(reason)s"
 
 
+class OfferTooLarge(OsVifPrefException):
+    """Not even one binding fits the byte budget: send no offer."""
+
+    msg_fmt = ("The offer for host %(host)s cannot fit [os_vif_pref] "
+               "offer_budget_bytes = %(budget)d: its most preferred binding "
+               "%(name)s alone takes %(size)d characters")
+
+
 class ProbeFailed(OsVifPrefException):
     msg_fmt = "Probe %(capability)s failed: %(reason)s"

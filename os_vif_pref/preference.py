@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import dataclasses
-import json
 import logging
+import socket
 from typing import Any, Protocol
 
 from oslo_config import cfg
@@ -63,6 +63,17 @@ CONF.register_opts(preference_opts, group="os_vif_pref")
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     return [("os_vif_pref", preference_opts)]
+
+
+def default_host(conf: cfg.ConfigOpts = CONF) -> str:
+    """The name an offer is computed for: Nova's ``[DEFAULT] host`` when
+    running inside Nova (what Neutron sees as ``binding:host_id``), else
+    the machine's host name, as Nova's option defaults to."""
+    try:
+        host = conf.host
+    except cfg.NoSuchOptError:
+        host = None
+    return host or socket.gethostname()
 
 
 class _Prober(Protocol):
@@ -221,35 +232,22 @@ class PreferenceList:
         raise exceptions.CatalogueEntryNotFound(
             name=name, known=", ".join(r.name for r in self.ranked))
 
-    def offer(self, conf: cfg.ConfigOpts = CONF) -> offer.Offer:
-        """The usable entries as an offer, within the receiver's bounds.
+    def offer(self, host: str | None = None,
+              conf: cfg.ConfigOpts = CONF) -> offer.Offer:
+        """The usable entries as an offer for ``host`` (default: this one,
+        see :func:`default_host`), every one of them: the byte budget is
+        applied where the offer is encoded (:meth:`profile`,
+        :func:`offer.encode`), the one place that knows the wire size."""
+        return offer.from_entries(self.usable,
+                                  host=host or default_host(conf))
 
-        Neutron refuses an offer over ``[os_vif_pref] offer_max_items`` /
-        ``offer_max_bytes``; rather than have every binding fail, the least
-        preferred entries are left out (with a warning) so the offer fits.
-        """
-        items = [offer.OfferItem.from_entry(e) for e in self.usable]
-        max_items = conf.os_vif_pref.offer_max_items
-        budget = conf.os_vif_pref.offer_max_bytes - 64  # envelope
-        kept = []
-        for item in items[:max_items]:
-            budget -= len(json.dumps(item.to_dict(),
-                                     separators=(",", ":"))) + 1
-            if budget < 0:
-                break
-            kept.append(item)
-        if len(kept) < len(items):
-            LOG.warning(
-                "The offer is cut to its %d most preferred of %d usable "
-                "bindings to stay within [os_vif_pref] offer_max_items "
-                "(%d) and offer_max_bytes; left out: %s", len(kept),
-                len(items), max_items,
-                ", ".join(i.name for i in items[len(kept):]))
-        return offer.from_entries(kept)
-
-    def profile(self, conf: cfg.ConfigOpts = CONF) -> dict[str, Any]:
-        """The ``binding:profile`` fragment Nova sends to Neutron."""
-        return {offer.KEY: offer.encode(self.offer(conf))}
+    def profile(self, host: str | None = None, budget: int | None = None,
+                conf: cfg.ConfigOpts = CONF) -> dict[str, Any]:
+        """The ``binding:profile`` fragment Nova sends to Neutron, within
+        ``budget`` (default ``[os_vif_pref] offer_budget_bytes``): the least
+        preferred entries are left out, with a warning, to fit."""
+        return {offer.KEY: offer.encode(self.offer(host, conf),
+                                        budget=budget, conf=conf)}
 
     def permitted_vif_types(self) -> list[str]:
         """os-vif object names of the usable entries, preferred first.

@@ -256,6 +256,6 @@ def profiles(data: Any, offer_key: str, what: str = "--offer",
         found, many = ports(data, what, source)
         return [(profile_of(p), vnic_of(p), p.get("id"))
                 for p in found], many
-    if isinstance(data, Mapping) and "offer" in data:
+    if isinstance(data, Mapping) and "i" in data:
         return [({offer_key: data}, None, None)], False
     return [(data, None, None)], False

@@ -16,7 +16,7 @@ from typing import Any
 from cliff import lister
 import yaml
 
-from os_vif_pref import catalogue, exceptions, offer, preference, probes
+from os_vif_pref import catalogue, exceptions, preference, probes
 from os_vif_pref.cli import base
 
 
@@ -62,7 +62,12 @@ class Preferences(base.Base, lister.Lister):
         parser.add_argument(
             "--profile", action="store_true",
             help="Print the binding:profile payload Nova sends to Neutron "
-                 "(JSON) instead of the list.")
+                 "(JSON, within [os_vif_pref] offer_budget_bytes) instead "
+                 "of the list.")
+        parser.add_argument(
+            "--host", metavar="NAME",
+            help="With --profile: the host the offer names (default: "
+                 "[DEFAULT] host, else this machine's name).")
         parser.add_argument(
             "--instance", metavar="FILE",
             help="Compute the offer for one instance (JSON or YAML file, "
@@ -93,7 +98,9 @@ class Preferences(base.Base, lister.Lister):
         if parsed_args.profile or parsed_args.host_info:
             plist = self._plist(parsed_args)
             if parsed_args.profile:
-                text = offer.to_json(plist.offer(), indent=2)
+                # What Nova sends: this host's name, within the budget.
+                text = json.dumps(plist.profile(parsed_args.host),
+                                  indent=2)
             else:
                 text = json.dumps(plist.host_info().obj_to_primitive(),
                                   indent=2)

@@ -126,14 +126,7 @@ def read_offer(profile: Any) -> tuple[offer_mod.Offer | None, str | None]:
     Never raises: a broken offer is the user's or an old client's problem
     and must not fail the binding.
     """
-    try:
-        if isinstance(profile, offer_mod.Offer):
-            return profile, None
-        return offer_mod.decode(profile), None
-    except exceptions.MalformedOffer as exc:
-        return None, str(exc)
-    except Exception as exc:  # defensive: never break binding
-        return None, f"unreadable offer ({type(exc).__name__}: {exc})"
+    return offer_mod.read_offer(profile)
 
 
 def choose(offer: Any, served: Iterable[ServedLike],

@@ -530,9 +530,9 @@ def _as_offer(offer: Any) -> offer_mod.Offer | None:
     if offer is None or isinstance(offer, offer_mod.Offer):
         return offer
     if isinstance(offer, Mapping):
-        # The value under the key ({"version", "offer"}), or a whole
+        # The value under the key ({"v", "h", "i"}), or a whole
         # binding:profile (which may carry no offer at all).
-        if "offer" in offer and offer_mod.KEY not in offer:
+        if "i" in offer and offer_mod.KEY not in offer:
             return offer_mod.decode_value(offer)
         return offer_mod.decode(offer)
     raise InvalidPort(reason=f"an offer must be an Offer or a mapping, got "

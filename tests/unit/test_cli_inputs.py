@@ -249,7 +249,8 @@ def test_not_a_port_is_one_line_and_exit_1(tmp_path, data, got):
 
 def _tap_only_profile() -> dict:
     return {offer.KEY: offer.encode(offer.from_entries(
-        [preference.catalogue.get_catalogue().get("ovs")]))}
+        [preference.catalogue.get_catalogue().get("ovs")],
+        host="compute-1"))}
 
 
 def test_migrate_check_each_port(tmp_path):

@@ -15,7 +15,8 @@ from os_vif_pref.cli import demo, main
 from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
-OFFER = offer.from_entries([CAT.get("ovs"), CAT.get("linux-bridge")])
+OFFER = offer.from_entries([CAT.get("ovs"), CAT.get("linux-bridge")],
+                           host="demo-host")
 PROFILE = {offer.KEY: offer.encode(OFFER)}
 
 

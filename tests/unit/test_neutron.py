@@ -20,7 +20,7 @@ OVS_DEFAULT = neutron.Served("ovs", {"port_filter": True,
 
 
 def make_offer(*names: str) -> offer.Offer:
-    return offer.from_entries(CAT.get(n) for n in names)
+    return offer.from_entries((CAT.get(n) for n in names), host="compute-1")
 
 
 def profile_of(*names: str) -> dict[str, Any]:
@@ -107,10 +107,11 @@ def test_no_offer_is_the_default(profile: Any) -> None:
 
 @pytest.mark.parametrize("bad", [
     {offer.KEY: "not json"},
-    {offer.KEY: {"version": 99, "offer": []}},
-    {offer.KEY: {"version": 1, "offer": [{"name": "x"}]}},
-    {offer.KEY: {"version": 1, "offer": [1] * 10_000}},
-    {offer.KEY: {"version": 1, "offer": [], "pad": "x" * (1 << 20)}},
+    {offer.KEY: {"v": "99.0", "h": "compute-1", "i": []}},
+    {offer.KEY: {"v": "2.0", "h": "compute-1", "i": ["x"]}},
+    {offer.KEY: {"v": "2.0", "h": "compute-1", "i": [1] * 10_000}},
+    {offer.KEY: {"v": "2.0", "h": "compute-1", "i": [],
+                 "pad": "x" * (1 << 20)}},
     {offer.KEY: [1, 2, 3]},
     "a string profile",
 ])
@@ -290,10 +291,10 @@ def test_cli_negotiate_nothing_in_common_is_an_error() -> None:
 
 
 @pytest.mark.parametrize("stdin", ["not json", "[1, 2]",
-                                   '{"os_vif_pref": {"version": 7}}',
+                                   '{"os_vif_pref": {"v": 7}}',
                                    json.dumps({offer.KEY: {
-                                       "version": 1,
-                                       "offer": [{}] * 10_000}})])
+                                       "v": "2.0", "h": "compute-1",
+                                       "i": [{}] * 10_000}})])
 def test_cli_negotiate_bad_offer_falls_back(stdin: str) -> None:
     rc, out, err = cli("negotiate", "--offer", "-", "--serve", "ovs",
                        "--default", "ovs:port_filter=true", "-f", "json",

@@ -31,7 +31,7 @@ def port(vif_type: str = "ovs", vnic: str = "normal",
 
 
 def make_offer(*names: str) -> offer.Offer:
-    return offer.from_entries(CAT.get(n) for n in names)
+    return offer.from_entries((CAT.get(n) for n in names), host="compute-1")
 
 
 def convert(p: dict, **kw: Any) -> Any:
@@ -217,15 +217,14 @@ def test_vlan_without_number() -> None:
 
 
 def test_huge_offer_is_refused_fast() -> None:
-    item = offer.OfferItem.from_entry(CAT.get("ovs")).to_dict()
-    big = {"version": 1, "offer": [dict(item, name=f"e{i}")
-                                   for i in range(10_000)]}
+    one = offer.encode(make_offer("ovs"))
+    big = dict(one, i=[one["i"][0].replace("ovs ", f"e{i} ", 1)
+                       for i in range(10_000)])
     t = time.perf_counter()
     with pytest.raises(exceptions.MalformedOffer, match="offer_max_items"):
         convert(port(), offer=big)
     with pytest.raises(exceptions.MalformedOffer):
-        convert(port(), offer={"version": 1, "offer": [item],
-                               "pad": "x" * (1 << 20)})
+        convert(port(), offer=dict(one, pad="x" * (1 << 20)))
     # Not a timing assertion on speed, only against a runaway (minutes).
     assert time.perf_counter() - t < 30
 
@@ -250,7 +249,8 @@ def vhu_offer(vif: tuple[str, str], pp: tuple[str, str],
     return offer.from_entries([dataclasses.replace(
         item, os_vif_versions=catalogue.VersionRange(*vif),
         port_profile_object=pp_obj,
-        port_profile_versions=catalogue.VersionRange(*pp))])
+        port_profile_versions=catalogue.VersionRange(*pp))],
+        host="compute-1")
 
 
 def test_newest_common_version_without_backlevel() -> None:
@@ -388,8 +388,8 @@ def test_cli_convert_honours_offer_versions(tmp_path) -> None:
     (port("nope"), "No enabled catalogue entry"),
     (port("vhostuser", vhostuser_ovs_plug=True), "vhostuser_socket"),
     ({"hello": 1}, "neither a Neutron port"),
-    (dict(port(), **{"binding:profile": {offer.KEY: {"version": 1,
-                                                     "offer": "x"}}}),
+    (dict(port(), **{"binding:profile": {offer.KEY: {"v": "2.0",
+                                                     "i": "x"}}}),
      "Malformed"),
 ])
 def test_cli_convert_errors_are_clear(p, msg) -> None:

@@ -442,26 +442,39 @@ def test_cli_probe(fake_host):
     assert set(rows) == {"ovsdb", "bogus"}
 
 
-def test_offer_is_cut_to_the_receivers_bounds(tmp_path, caplog):
+HOST9 = "cmp-9." + "example." * 24      # long enough for the option's min
+
+
+def test_profile_is_cut_to_the_byte_budget(tmp_path, caplog):
     cat = make_cat(tmp_path, *(entry(f"e{i}", 100 - i, vif_type=f"t{i}")
                                for i in range(6)))
     plist = preference.compute(cat, FakeProber())
+    # The offer is every usable entry, for this host; the profile (what
+    # Nova sends) is where the budget applies, in offer.encode only.
     assert len(plist.offer()) == 6
-    CONF.set_override("offer_max_items", 4, group="os_vif_pref")
+    assert plist.offer().host == preference.default_host()
+    assert plist.offer(HOST9).host == HOST9
+    full = plist.profile(HOST9)
+    assert offer.decode(full).names() == [f"e{i}" for i in range(6)]
+    assert offer.decode(full).host == HOST9
+    four = offer.stored_size({offer.KEY: offer.encode(
+        plist.offer(HOST9).items[:4], host=HOST9)})
+    with caplog.at_level(logging.WARNING, logger=offer.__name__):
+        cut = plist.profile(HOST9, budget=four)
+    assert offer.decode(cut).names() == ["e0", "e1", "e2", "e3"]
+    assert offer.stored_size(cut) == four
+    assert "left out: e4, e5" in caplog.text
+    CONF.set_override("offer_budget_bytes", four, group="os_vif_pref")
     try:
-        with caplog.at_level(logging.WARNING, logger=preference.__name__):
-            cut = plist.offer()
-        assert cut.names() == ["e0", "e1", "e2", "e3"]
-        assert "left out: e4, e5" in caplog.text
-        # What the host sends, the receiver (same bounds) accepts.
-        assert offer.decode(plist.profile()).names() == cut.names()
-        one = len(json.dumps(offer.to_json(plist.usable[:1])))
-        CONF.set_override("offer_max_bytes", 64 + 2 * one,
-                          group="os_vif_pref")
-        cut = plist.offer()
-        assert 1 <= len(cut) < 4
-        decoded = offer.decode(plist.profile())
-        assert decoded.names() == cut.names()
+        assert plist.profile(HOST9) == cut
     finally:
-        CONF.clear_override("offer_max_items", group="os_vif_pref")
-        CONF.clear_override("offer_max_bytes", group="os_vif_pref")
+        CONF.clear_override("offer_budget_bytes", group="os_vif_pref")
+
+
+def test_default_host_is_novas_host_option():
+    import socket
+
+    conf = cfg.ConfigOpts()
+    assert preference.default_host(conf) == socket.gethostname()
+    conf.register_opt(cfg.StrOpt("host", default="nova-host"))
+    assert preference.default_host(conf) == "nova-host"

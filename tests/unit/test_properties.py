@@ -175,7 +175,8 @@ def test_catalogue_structured_garbage(doc: dict[str, Any]) -> None:
 # offer parser
 
 ITEMS = [offer.OfferItem.from_entry(e) for e in ENTRIES]
-GOOD = offer.encode(ITEMS)
+HOST = "compute-1"
+GOOD = offer.encode(ITEMS, host=HOST)
 
 
 def _decode_ok_or_malformed(value: Any) -> offer.Offer | None:
@@ -246,10 +247,11 @@ def test_offer_mutated_valid_offer(seed: int, values: list) -> None:
 @given(st.permutations(ITEMS).flatmap(
     lambda items: st.integers(0, len(items)).map(lambda n: items[:n])))
 def test_offer_roundtrip(items: list) -> None:
-    text = offer.to_json(items)
+    text = offer.to_json(items, host=HOST)
     back = offer.from_json(text)
     assert back.names() == [i.name for i in items]
-    assert back.to_dict() == offer.encode(items)
+    assert back.items == tuple(items) and back.host == HOST
+    assert back.to_dict() == offer.encode(items, host=HOST)
 
 
 class _EndlessMapping(Mapping):
@@ -259,17 +261,18 @@ class _EndlessMapping(Mapping):
         self.iterated = 0
 
     def __getitem__(self, key: str) -> Any:
-        return {"version": 1, "offer": []}.get(key, "x")
+        return {"v": "2.0", "h": HOST, "i": []}.get(key, "x")
 
     def __iter__(self) -> Iterator[str]:
-        yield "version"
-        yield "offer"
+        yield "v"
+        yield "h"
+        yield "i"
         while True:
             self.iterated += 1
             yield f"k{self.iterated}"
 
     def __len__(self) -> int:
-        return 2
+        return 3
 
 
 def test_offer_size_walk_is_bounded_by_the_budget_not_the_input() -> None:
@@ -284,8 +287,8 @@ def test_offer_size_walk_is_bounded_by_the_budget_not_the_input() -> None:
 def test_offer_item_bound_checked_before_any_item_is_read(monkeypatch
                                                           ) -> None:
     read = []
-    monkeypatch.setattr(offer, "_item", lambda raw, i: read.append(i))
-    huge = {"version": 1, "offer": [{}] * 1_000_000}
+    monkeypatch.setattr(offer, "_item", lambda raw, i, objs: read.append(i))
+    huge = {"v": "2.0", "h": HOST, "i": [{}] * 1_000_000}
     with pytest.raises(exceptions.MalformedOffer, match="offer_max_items"):
         offer.decode_value(huge, max_items=256)
     assert read == []
@@ -314,7 +317,7 @@ SERVED = st.builds(
                          .map(tuple)))
 OFFERS = st.permutations(ITEMS).flatmap(
     lambda items: st.integers(0, len(items)).map(
-        lambda n: offer.from_entries(items[:n])))
+        lambda n: offer.from_entries(items[:n], host=HOST)))
 
 
 def _port(vif_type: str, vnic: str, details: Mapping[str, Any]) -> dict:
@@ -354,7 +357,7 @@ def _vnic_from(data: Any, the_offer: Any) -> str:
 def test_choose_picks_the_first_servable_offered_binding(
         the_offer: Any, default: Any, data: Any) -> None:
     served = _served_from(data, the_offer if isinstance(
-        the_offer, offer.Offer) else offer.from_entries([]))
+        the_offer, offer.Offer) else offer.from_entries([], host=HOST))
     vnic = _vnic_from(data, the_offer)
     if isinstance(the_offer, offer.Offer):
         profile: Any = {offer.KEY: offer.encode(the_offer)}
