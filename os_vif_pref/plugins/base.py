@@ -8,7 +8,7 @@ enough to make the plugin advertise it.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from os_vif import objects, plugin
 
@@ -20,6 +20,17 @@ class CataloguePlugin(plugin.PluginBase):
 
     #: The entry-point name in group ``os_vif`` (``pref_...``).
     PLUGIN_NAME: ClassVar[str]
+
+    @classmethod
+    def load(cls, plugin_name: str) -> Any:
+        """os-vif loads every plugin once, at ``os_vif.initialize()``: the
+        moment nova-compute starts, where the Nova integration switches on
+        (if configured; it checks it is inside nova-compute itself)."""
+        obj = super().load(plugin_name)
+        from os_vif_pref.nova import integration
+
+        integration.on_plugins_loaded()
+        return obj
 
     def describe(self) -> objects.host_info.HostPluginInfo:
         return catalogue.get_catalogue().host_plugin_info(self.PLUGIN_NAME)
