@@ -138,24 +138,18 @@ NOVA_REFUSES_VIF_TYPES = {
               "network model (API._nw_info_build_network: Linux bridge "
               "support was removed from Nova)",
 }
-#: os-vif objects the libvirt VIF driver configures
-#: (nova/virt/libvirt/vif.py _get_config_os_vif).
-LIBVIRT_OBJECTS = frozenset({"VIFGeneric", "VIFBridge", "VIFOpenVSwitch",
-                             "VIFVHostUser", "VIFHostDevice"})
 
 
 def nova_view(plist: preference.PreferenceList,
               ) -> preference.PreferenceList:
-    """The list minus what this Nova cannot bind or configure, marked
-    unusable with the reason (shown by the start-up log)."""
+    """The list minus what this Nova cannot bind, marked unusable with the
+    reason (what its virt driver cannot configure is already out: the
+    ``virt_vif:`` probe)."""
     ranked = []
     for r in plist.ranked:
         why = []
         if r.entry.vif_type in NOVA_REFUSES_VIF_TYPES:
             why.append(NOVA_REFUSES_VIF_TYPES[r.entry.vif_type])
-        if r.entry.vif_object not in LIBVIRT_OBJECTS:
-            why.append(f"Nova's libvirt VIF driver cannot configure "
-                       f"{r.entry.vif_object}")
         if why and r.usable:
             r = dataclasses.replace(r, usable=False,
                                     reasons=r.reasons + tuple(why))
@@ -486,12 +480,19 @@ def check_bound_port(port: Mapping[str, Any], instance: Any = None) -> None:
 
 
 def _convert(vif: Mapping[str, Any], the_offer: offer_mod.Offer) -> Any:
+    """The catalogue's object for a binding inside the offer.
+
+    The drop-in keeps Nova's contract (``None`` for what Nova plugs on its
+    legacy path, e.g. ``tap``); inside an offer the catalogue decides, so
+    such a binding is converted by :func:`to_os_vif` and plugged by the
+    catalogue's plugin too.
+    """
     from os_vif_pref import nova as nova_pkg
 
-    dropin = getattr(nova_pkg, "nova_to_osvif_vif", None)
-    if dropin is not None:
-        return dropin(vif)
-    return nova_pkg.to_os_vif(vif, offer=the_offer)
+    obj = nova_pkg.nova_to_osvif_vif(vif)
+    if obj is None:
+        obj = nova_pkg.to_os_vif(vif, offer=the_offer)
+    return obj
 
 
 def checked_vif(vif: Mapping[str, Any], instance: Any,
