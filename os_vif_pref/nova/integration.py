@@ -57,7 +57,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -66,8 +65,8 @@ from typing import Any
 
 from oslo_config import cfg
 
+from os_vif_pref import exceptions, preference
 from os_vif_pref import offer as offer_mod
-from os_vif_pref import preference
 
 LOG = logging.getLogger(__name__)
 
@@ -307,24 +306,22 @@ def instance_info(instance: Any, vnic_type: str | None,
 
 
 def _encode(plist: preference.PreferenceList, host: str,
-            budget: int) -> dict[str, Any] | None:
-    """The value under :data:`offer.KEY` within ``budget`` bytes."""
+            room: int) -> dict[str, Any] | None:
+    """The value under :data:`offer.KEY`, within ``room`` bytes and
+    ``[os_vif_pref] offer_budget_bytes``; ``None``: not even one fits."""
+    budget = min(CONF.os_vif_pref.offer_budget_bytes, room)
     try:
-        profile = plist.profile(host=host, budget=budget)  # wire v2
-    except TypeError:
-        profile = plist.profile()  # wire v1: no host, own bound
-    value = profile.get(offer_mod.KEY)
-    size = len(json.dumps(value))
-    if size > budget:
+        return plist.profile(host=host, budget=budget)[offer_mod.KEY]
+    except exceptions.OfferTooLarge as exc:
+        LOG.warning("os-vif-pref: %s; port bound as stock Nova would", exc)
         return None
-    return value
 
 
-def _budget(profile: Mapping[str, Any]) -> int:
-    """Bytes left for the offer's value next to Nova's keys."""
+def _room(profile: Mapping[str, Any]) -> int:
+    """Bytes Neutron's limit leaves for ``{KEY: offer}`` next to Nova's
+    keys (json.dumps is additive, plus the ", " joining them)."""
     rest = {k: v for k, v in profile.items() if k != offer_mod.KEY}
-    used = len(json.dumps(rest)) + len(json.dumps(offer_mod.KEY)) + 4
-    return BINDING_PROFILE_LEN - used
+    return BINDING_PROFILE_LEN - offer_mod.stored_size(rest) - 2
 
 
 def _offer_for(host: str, instance: Any, vnic_type: str | None,
@@ -338,17 +335,18 @@ def _offer_for(host: str, instance: Any, vnic_type: str | None,
     if key in offers:
         return offers[key]
     value = _encode(plist.for_instance(info), host, budget)
-    if value is None:
-        LOG.warning("os-vif-pref: no room for an offer in binding:profile "
-                    "(%d bytes left by Nova's keys): port bound as stock",
-                    budget)
     if len(offers) < 256:
         offers[key] = value
     return value
 
 
-def _offer_host(value: Any) -> str | None:
-    return value.get("host") if isinstance(value, Mapping) else None
+def _names_host(value: Any, host: str) -> bool:
+    """Whether an offer value was computed for ``host``."""
+    try:
+        the_offer = offer_mod.decode({offer_mod.KEY: value})
+    except exceptions.MalformedOffer:
+        return False
+    return the_offer is not None and the_offer.for_host(host)
 
 
 def add_offer(profile: Mapping[str, Any] | None, instance: Any,
@@ -362,12 +360,12 @@ def add_offer(profile: Mapping[str, Any] | None, instance: Any,
         if host is None:
             return out
         if host not in _state.plists:
-            if old is not None and _offer_host(old) == host:
+            if old is not None and _names_host(old, host):
                 out[offer_mod.KEY] = old  # that host's own offer: keep
             LOG.debug("os-vif-pref: host %s is not served here; no "
                       "offer added for it", host)
             return out
-        value = _offer_for(host, instance, vnic_type, _budget(out))
+        value = _offer_for(host, instance, vnic_type, _room(out))
         if value is not None:
             out[offer_mod.KEY] = value
         return out
@@ -427,8 +425,8 @@ def _stored_offer(profile: Any, port_id: Any) -> offer_mod.Offer | None:
         return None
     if the_offer is None:
         return None
-    host = getattr(the_offer, "host", None)
-    if host is not None and host not in _state.plists:
+    host = the_offer.host
+    if host not in _state.plists:
         LOG.info("os-vif-pref: port %s carries the offer of host %s, not "
                  "this one's: handled as stock Nova", port_id, host)
         return None
@@ -470,7 +468,7 @@ def check_bound_port(port: Mapping[str, Any], instance: Any = None) -> None:
 
     exc = faults.OfferNotServed(
         port_id=port.get("id"),
-        host=getattr(the_offer, "host", None) or port.get("binding:host_id"),
+        host=the_offer.host or port.get("binding:host_id"),
         offered=", ".join(the_offer.names()) or "nothing")
     LOG.error("os-vif-pref: %s (offered in full: %s)", exc,
               convert._describe_offer(the_offer))
@@ -522,7 +520,7 @@ def checked_vif(vif: Mapping[str, Any], instance: Any,
         offered = ", ".join(the_offer.names()) or "nothing"
         if vif.get("type") in convert.NOT_BOUND:
             err: Exception = faults.OfferNotServed(
-                port_id=port_id, host=getattr(the_offer, "host", None)
+                port_id=port_id, host=the_offer.host
                 or getattr(instance, "host", None), offered=offered)
         else:
             vnic = vif.get("vnic_type") or "normal"

@@ -153,6 +153,10 @@ class IntegrationFixture(fixtures.Fixture):
             raise AssertionError("the integration did not switch on")
         self.addCleanup(integration.switch_off)
 
+    def entry(self, host: str, name: str) -> Any:
+        """``host``'s catalogue entry ``name`` (the plugin it names)."""
+        return integration._state.plists[host].get(name).entry
+
     def offer_names(self, host: str, **instance: Any) -> list[str]:
         """What ``host`` offers an instance (flat InstanceInfo fields)."""
         plist = integration._state.plists[host]

@@ -143,8 +143,7 @@ class OfferTests(_Base):
         self.assertEqual(1, len(sent))
         got = offer.decode(sent[0])
         self.assertIsNotNone(got)
-        host = getattr(got, "host", "compute1")
-        self.assertEqual("compute1", host)
+        self.assertEqual("compute1", got.host)
         self.assertEqual(
             self.integration.offer_names("compute1", vnic_type="normal"),
             got.names())
@@ -168,7 +167,8 @@ class OfferTests(_Base):
         (iface,) = self._interfaces("compute1", server)
         self.assertEqual("ethernet", iface["type"])
         self.assertEqual(vif.address, iface["mac"])
-        self.assertEqual(first.plugin, plugin)
+        entry = self.integration.entry("compute1", first.name)
+        self.assertEqual(entry.plugin, plugin)
         self.assertEqual("pref_ovs", vif.plugin)
         self.assertEqual(first.os_vif_object, type(vif).__name__)
 
@@ -228,7 +228,8 @@ class OfferTests(_Base):
                 mock.patch.object(integration.LOG, "warning") as warn:
             got = integration.checked_vif(
                 {"id": "p", "type": "ovs",
-                 "profile": {offer.KEY: {"version": 1, "offer": "junk"}}},
+                 "profile": {offer.KEY: {"v": "2.0", "h": "compute1",
+                                         "i": "junk"}}},
                 None)
         self.assertIsNone(got)
         self.assertIn("unreadable offer", warn.call_args[0][0])
@@ -296,8 +297,7 @@ class LiveMigrationTests(base.LibvirtMigrationMixin, _Base):
             dest_offer.names())
         self.assertNotIn("ovs", dest_offer.names())
         self.assertNotEqual(src_offer.names(), dest_offer.names())
-        self.assertEqual("compute2", getattr(dest_offer, "host",
-                                             "compute2"))
+        self.assertEqual("compute2", dest_offer.host)
         server = self.api.get_server(self.server["id"])
         self.assertEqual("compute2",
                          server["OS-EXT-SRV-ATTR:host"])
