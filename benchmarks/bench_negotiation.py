@@ -74,6 +74,68 @@ CASES = {
 }
 
 
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int = 10,
+                rounds: int = 300) -> dict[str, float]:
+    """Best per-call seconds of each function, measured in short turns.
+
+    Each round runs every function ``repeat`` times (about a millisecond),
+    one after the other, so that a noisy neighbour (the machine is shared)
+    slows all of them alike, and many rounds are short enough to run
+    undisturbed; the best round of each is kept.
+    """
+    best = dict.fromkeys(fns, float("inf"))
+    for fn in fns.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(repeat):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t) / repeat)
+    return best
+
+
+def bench_dropin(repeat: int) -> None:
+    """``nova.nova_to_osvif_vif`` vs Nova's, per bundled catalogue entry.
+
+    The same ``nova.network.model.VIF`` (a realistic port for the entry) to
+    both; ours through its real path inside Nova (the host's catalogue,
+    plugin names as the operator chose).  Entries of types Nova does not
+    convert (bridge, tap, macvtap) have no Nova number.
+    """
+    from nova.network import os_vif_util
+
+    from os_vif_pref.nova import dropin
+    from os_vif_pref.testing import nova_ports
+
+    cat = catalogue.get_catalogue()
+    print(f"{'nova_to_osvif_vif, per entry':40s} {'ours':>10s} "
+          f"{'nova':>10s} {'ours/nova':>10s}  target <= 1.00")
+    worst = 0.0
+    for entry in cat.entries:
+        vif = nova_ports.realistic_vif(entry)
+        if dropin.nova_to_osvif_vif(vif) is None:
+            print(f"{entry.name:40s} {'-':>10s}  (Nova's legacy path: "
+                  "None, as Nova)")
+            continue
+        fns = {"ours": lambda v=vif: dropin.nova_to_osvif_vif(v)}
+        try:
+            os_vif_util.nova_to_osvif_vif(vif)
+            fns["nova"] = lambda v=vif: os_vif_util.nova_to_osvif_vif(v)
+        except Exception as exc:  # noqa: BLE001 - Nova refuses this type
+            refused = f"Nova refuses: {type(exc).__name__}"
+        best = interleaved(fns, rounds=max(repeat // 7, 30))
+        line = f"{entry.name:40s} {best['ours'] * 1e3:8.3f}ms"
+        if "nova" in best:
+            ratio = best["ours"] / best["nova"]
+            worst = max(worst, ratio)
+            line += f" {best['nova'] * 1e3:8.3f}ms {ratio:9.2f}x"
+        else:
+            line += f"  ({refused})"
+        print(line)
+    print(f"{'worst ratio':40s} {'':>10s} {'':>10s} {worst:9.2f}x")
+
+
 def fifty_entry_offer(cat: catalogue.Catalogue) -> offer.Offer:
     """50 items: synthetic vendor types first, the servable one last."""
     base = offer.OfferItem.from_entry(cat.get("ovs"))
@@ -115,8 +177,10 @@ def main() -> int:
         have_nova = False
         print("nova not installed: no side-by-side ratio")
 
-    print(f"{'conversion (one port)':40s} {'ours':>10s} {'nova':>10s} "
-          f"{'ours/nova':>10s}  target < 0.200 ms")
+    if have_nova:
+        bench_dropin(args.repeat)
+    print(f"\n{'to_os_vif (one port, outside Nova)':40s} {'ours':>10s} "
+          f"{'nova':>10s} {'ours/nova':>10s}  target < 0.200 ms")
     for name, port in CASES.items():
         vif = nova.vif_from_neutron_port(port, network=NETWORK,
                                          subnets=SUBNETS)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 import functools
 import sys
+import time
 from typing import Any
 
 from os_vif_pref import catalogue as catalogue_mod
@@ -151,6 +152,83 @@ def _objects() -> Any:
     return os_vif.objects
 
 
+#: Coerced values kept per builder (field, type, value): a port's MAC,
+#: ids and names repeat across calls for the same instance.
+_COERCE_CACHE_SIZE = 4096
+_IMMUTABLE = (str, bool, int, type(None))
+
+
+class Builder:
+    """Builds one os-vif class as ``cls(**values)`` does, faster.
+
+    oslo's constructor assigns each field through a property setter that
+    looks up the storage name and coerces; here the coercion is the
+    field's own (same checks, same errors), remembered for immutable
+    values, and stored directly.  Classes with a constructor of their own
+    (deprecation wrappers, custom defaults) and values that are not fields
+    go through the class as usual.
+    """
+
+    def __init__(self, cls: Any) -> None:
+        from oslo_versionedobjects import base as ovo_base
+
+        self.cls = cls
+        init = cls.__init__
+        self._list = init is ovo_base.ObjectListBase.__init__
+        self._plain = self._list or init is ovo_base.VersionedObject.__init__
+        #: os-vif's Network constructor only fills defaults: the same here
+        #: (tests/compat compares the result with Nova's field by field).
+        self._defaults: dict[str, Any] = {}
+        if (not self._plain and cls.__name__ == "Network"
+                and init.__module__ == "os_vif.objects.network"):
+            self._plain = True
+            self._defaults = {"multi_host": False,
+                              "should_provide_bridge": False,
+                              "should_provide_vlan": False, "mtu": None}
+        self._fields = {name: (field, "_obj_" + name)
+                        for name, field in cls.fields.items()
+                        if not field.read_only}
+        self._cache: dict[tuple[str, type, Any], Any] = {}
+
+    def __call__(self, values: dict[str, Any]) -> Any:
+        fields = self._fields
+        if not self._plain or not fields.keys() >= values.keys() or (
+                self._list and "objects" not in values):
+            return self.cls(**values)
+        if self._defaults:
+            if "subnets" not in values:
+                return self.cls(**values)
+            values = {**values, **{k: v for k, v in self._defaults.items()
+                                   if k not in values}}
+        obj = self.cls.__new__(self.cls)
+        obj._changed_fields = set()
+        obj._context = None
+        store = obj.__dict__
+        cache = self._cache
+        for name, value in values.items():
+            field, attr = fields[name]
+            if isinstance(value, _IMMUTABLE):
+                key = (name, type(value), value)
+                try:
+                    coerced = cache[key]
+                except KeyError:
+                    coerced = field.coerce(obj, name, value)
+                    if (isinstance(coerced, _IMMUTABLE)
+                            and len(cache) < _COERCE_CACHE_SIZE):
+                        cache[key] = coerced
+            else:
+                coerced = field.coerce(obj, name, value)
+            store[attr] = coerced
+        obj._changed_fields = set(values)
+        return obj
+
+
+@functools.cache
+def builder(cls_name: str) -> Builder:
+    """The :class:`Builder` of an os-vif class, by name."""
+    return Builder(catalogue_mod.os_vif_classes()[cls_name])
+
+
 def nova_to_osvif_instance(instance: Any) -> Any:
     """Nova's ``nova_to_osvif_instance``: an os-vif ``InstanceInfo``."""
     info = _objects().instance_info.InstanceInfo(
@@ -163,57 +241,62 @@ def nova_to_osvif_instance(instance: Any) -> Any:
 
 def nova_to_osvif_ip(ip: Mapping[str, Any]) -> Any:
     """Nova's ``_nova_to_osvif_ip``."""
-    return _objects().fixed_ip.FixedIP(
-        address=ip["address"],
-        floating_ips=[f["address"] for f in ip.get("floating_ips") or ()])
+    return builder("FixedIP")({
+        "address": ip["address"],
+        "floating_ips": [f["address"]
+                         for f in ip.get("floating_ips") or ()]})
 
 
 def nova_to_osvif_ips(ips: Sequence[Mapping[str, Any]]) -> Any:
     """Nova's ``_nova_to_osvif_ips``."""
-    return _objects().fixed_ip.FixedIPList(
-        objects=[nova_to_osvif_ip(ip) for ip in ips])
+    return builder("FixedIPList")(
+        {"objects": [nova_to_osvif_ip(ip) for ip in ips]})
+
+
+def _with_gateway(values: dict[str, Any], model: Mapping[str, Any],
+                  ) -> dict[str, Any]:
+    """Nova sets ``gateway`` only from an IP with an address."""
+    gateway = model.get("gateway")
+    if gateway is not None and gateway.get("address") is not None:
+        values["gateway"] = gateway["address"]
+    return values
 
 
 def nova_to_osvif_route(route: Mapping[str, Any]) -> Any:
     """Nova's ``_nova_to_osvif_route``."""
-    obj = _objects().route.Route(cidr=route.get("cidr"))
+    values = {"cidr": route.get("cidr")}
     if route.get("interface") is not None:
-        obj.interface = route["interface"]
-    return _with_gateway(obj, route)
-
-
-def _with_gateway(obj: Any, model: Mapping[str, Any]) -> Any:
-    """Nova sets ``gateway`` only from an IP with an address."""
-    gateway = model.get("gateway")
-    if gateway is not None and gateway.get("address") is not None:
-        obj.gateway = gateway["address"]
-    return obj
+        values["interface"] = route["interface"]
+    return builder("Route")(_with_gateway(values, route))
 
 
 def nova_to_osvif_routes(routes: Sequence[Mapping[str, Any]]) -> Any:
     """Nova's ``_nova_to_osvif_routes``."""
-    return _objects().route.RouteList(
-        objects=[nova_to_osvif_route(r) for r in routes])
+    return builder("RouteList")(
+        {"objects": [nova_to_osvif_route(r) for r in routes]})
 
 
 def nova_to_osvif_subnet(subnet: Mapping[str, Any]) -> Any:
     """Nova's ``_nova_to_osvif_subnet``."""
-    objs = _objects()
-    obj = objs.subnet.Subnet(
-        dns=[ip["address"] for ip in subnet.get("dns") or ()],
-        ips=objs.fixed_ip.FixedIPList(objects=[
-            nova_to_osvif_ip(ip) for ip in subnet.get("ips") or ()]),
-        routes=objs.route.RouteList(objects=[
-            nova_to_osvif_route(r) for r in subnet.get("routes") or ()]))
+    values = {
+        "dns": [ip["address"] for ip in subnet.get("dns") or ()],
+        "ips": nova_to_osvif_ips(subnet.get("ips") or ()),
+        "routes": nova_to_osvif_routes(subnet.get("routes") or ()),
+    }
     if subnet.get("cidr") is not None:
-        obj.cidr = subnet["cidr"]
-    return _with_gateway(obj, subnet)
+        values["cidr"] = subnet["cidr"]
+    return builder("Subnet")(_with_gateway(values, subnet))
 
 
 def nova_to_osvif_subnets(subnets: Sequence[Mapping[str, Any]]) -> Any:
     """Nova's ``_nova_to_osvif_subnets``."""
-    return _objects().subnet.SubnetList(
-        objects=[nova_to_osvif_subnet(s) for s in subnets])
+    return builder("SubnetList")(
+        {"objects": [nova_to_osvif_subnet(s) for s in subnets]})
+
+
+#: Nova's network meta key -> os-vif Network field, set when not None.
+_NETWORK_META = (("mtu", "mtu"), ("multi_host", "multi_host"),
+                 ("should_create_bridge", "should_provide_bridge"))
 
 
 def nova_to_osvif_network(network: Mapping[str, Any]) -> Any:
@@ -223,30 +306,27 @@ def nova_to_osvif_network(network: Mapping[str, Any]) -> Any:
     """
     if not isinstance(network, Mapping):
         network["id"]  # Nova's TypeError for a port without a network
-    objs = _objects()
     meta = _network_meta(network)
-    netobj = objs.network.Network(
-        id=network.get("id"),
-        bridge_interface=meta.get("bridge_interface"),
-        subnets=objs.subnet.SubnetList(objects=[
-            nova_to_osvif_subnet(s) for s in network.get("subnets") or ()]))
+    values = {
+        "id": network.get("id"),
+        "bridge_interface": meta.get("bridge_interface"),
+        "subnets": nova_to_osvif_subnets(network.get("subnets") or ()),
+    }
     if network.get("bridge") is not None:
-        netobj.bridge = network["bridge"]
+        values["bridge"] = network["bridge"]
     if network.get("label") is not None:
-        netobj.label = network["label"]
-    if meta.get("mtu") is not None:
-        netobj.mtu = meta["mtu"]
-    if meta.get("multi_host") is not None:
-        netobj.multi_host = meta["multi_host"]
-    if meta.get("should_create_bridge") is not None:
-        netobj.should_provide_bridge = meta["should_create_bridge"]
+        values["label"] = network["label"]
+    for key, field in _NETWORK_META:
+        if meta.get(key) is not None:
+            values[field] = meta[key]
     if meta.get("should_create_vlan") is not None:
-        netobj.should_provide_vlan = meta["should_create_vlan"]
+        values["should_provide_vlan"] = meta["should_create_vlan"]
         if meta.get("vlan") is None:
-            raise nova_exceptions()[0](
-                f"Missing vlan number in {network}")
-        netobj.vlan = meta["vlan"]
-    return netobj
+            # Nova raises after setting the fields before: same errors.
+            builder("Network")(values)
+            raise nova_exceptions()[0](f"Missing vlan number in {network}")
+        values["vlan"] = meta["vlan"]
+    return builder("Network")(values)
 
 
 # --------------------------------------------------------------------------
@@ -340,7 +420,7 @@ def _getter(spec: Mapping[str, Any], field: str,
 def _compile_object(cls_name: str, fields: Mapping[str, Any],
                     classes: Mapping[str, Any],
                     ) -> Callable[..., Any]:
-    cls = classes[cls_name]
+    make = builder(cls_name)
     getters = tuple((f, _getter(spec, f, classes))
                     for f, spec in fields.items())
 
@@ -350,7 +430,7 @@ def _compile_object(cls_name: str, fields: Mapping[str, Any],
             value = get(vif, details, net)
             if value is not _UNSET:
                 values[field] = value
-        return cls(**values)
+        return make(values)
     return build
 
 
@@ -384,7 +464,7 @@ class CompiledEntry:
         self.entry = entry
         self.plugin = entry.plugin
         self._match = tuple(entry.details_match.items())
-        self._cls = classes[entry.vif_object]
+        self._make = builder(entry.vif_object)
         req = [(f, s) for f, s in entry.fields.items()
                if "detail" in s and s.get("required")]
         self._required = tuple((f, s["detail"]) for f, s in req)
@@ -430,7 +510,7 @@ class CompiledEntry:
             value = get(vif, details, net)
             if value is not _UNSET:
                 values[field] = value
-        obj = self._cls(**values)
+        obj = self._make(values)
         for field, key in self._required:
             if not details.get(key):
                 if key == VHOSTUSER_SOCKET:
@@ -510,12 +590,32 @@ class Dispatcher:
 
 
 _dispatchers: dict[int, tuple[catalogue_mod.Catalogue, Dispatcher]] = {}
+#: Seconds the host's catalogue is used before its files are looked at
+#: again (``get_catalogue`` stats every file: ~50 us, as much as a whole
+#: conversion).  A changed option or ``catalogue.reset_cache()`` is seen
+#: at once.
+CATALOGUE_RECHECK = 2.0
+_host: list[Any] = [0.0, None, None]
+
+
+def host_catalogue() -> catalogue_mod.Catalogue:
+    """``catalogue.get_catalogue()``, re-checked every few seconds."""
+    opts = catalogue_mod.CONF.os_vif_pref
+    key = (tuple(sorted(opts.plugin_choice.items())),
+           tuple(opts.catalogue_dirs))
+    now = time.monotonic()
+    when, seen_key, cat = _host
+    if (cat is None or seen_key != key or now - when > CATALOGUE_RECHECK
+            or not any(c is cat for c in catalogue_mod._cache.values())):
+        cat = catalogue_mod.get_catalogue()
+        _host[:] = [now, key, cat]
+    return cat
 
 
 def dispatcher(cat: catalogue_mod.Catalogue | None = None) -> Dispatcher:
     """The compiled form of ``cat`` (default: the host's catalogue)."""
     if cat is None:
-        cat = catalogue_mod.get_catalogue()
+        cat = host_catalogue()
     hit = _dispatchers.get(id(cat))
     if hit is not None and hit[0] is cat:
         return hit[1]

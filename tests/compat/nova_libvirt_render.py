@@ -17,50 +17,23 @@ is checked against the real driver both ways.
 
 from __future__ import annotations
 
-from typing import Any
 from unittest import mock
 
 from lxml import etree
 from nova import exception, objects, test
-from nova.network import model, os_vif_util
+from nova.network import os_vif_util
 from nova.tests import fixtures as nova_fixtures
 from nova.virt.libvirt import vif as libvirt_vif
 import os_vif
 
 from os_vif_pref import catalogue, nova, probes
-
-PORT_ID = "dc065497-3c8d-4f44-8fb4-e1d33c16a536"
-NET_ID = "b82c1929-051e-481d-8110-4669916c7915"
-PCI = "0000:81:00.3"
-SOCKET = "/var/lib/vhost_sockets/vhu-sock"
+from os_vif_pref.testing.nova_ports import realistic_vif
 
 
 def bundled() -> catalogue.Catalogue:
     cat = catalogue.load([catalogue.bundled_files()], plugin_choice={})
     assert not cat.errors, cat.errors
     return cat
-
-
-def realistic_vif(entry: catalogue.Entry, vnic: str) -> model.VIF:
-    details: dict[str, Any] = {"port_filter": True}
-    for key, want in entry.details_match.items():
-        details[key] = want
-    for key in entry.details_required:
-        details[key] = {"vhostuser_socket": SOCKET,
-                        "macvtap_source": "eth1"}.get(key, "x")
-    if entry.vif_type in ("ovs", "agilio_ovs"):
-        details.setdefault("datapath_type", "system")
-    return model.VIF(
-        id=PORT_ID, address="fa:16:3e:11:22:33", type=entry.vif_type,
-        vnic_type=vnic, details=details, devname=("tap" + PORT_ID)[:14],
-        ovs_interfaceid=PORT_ID, active=True,
-        profile={"pci_slot": PCI, "physical_network": "physnet1"},
-        network=model.Network(
-            id=NET_ID, bridge="br-int", label="private", mtu=1450,
-            subnets=[model.Subnet(
-                cidr="10.0.0.0/24",
-                gateway=model.IP(address="10.0.0.1", type="gateway"),
-                ips=[model.FixedIP(address="10.0.0.5")])]))
 
 
 class LibvirtRendersOfferedObjects(test.NoDBTestCase):
