@@ -25,6 +25,7 @@ bundled entries down with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+import contextlib
 import dataclasses
 import functools
 from importlib import metadata
@@ -35,10 +36,9 @@ import logging
 import os
 from pathlib import Path
 import re
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import fastjsonschema
-import jsonschema
 from oslo_config import cfg
 import yaml
 import yaml_rs
@@ -49,6 +49,9 @@ import yaml_rs
 from os_vif_pref import exceptions
 from os_vif_pref.offer import details_match  # noqa: F401
 from os_vif_pref.versions import VersionRange, version_tuple  # noqa: F401
+
+if TYPE_CHECKING:
+    import jsonschema
 
 LOG = logging.getLogger(__name__)
 
@@ -534,6 +537,10 @@ def _fast_validator() -> Callable[[Any], Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    # Only for files the compiled validator refused: ~50 ms of import
+    # that a valid catalogue never pays.
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(schema())
     return cls(schema())
 
@@ -558,6 +565,12 @@ def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
     return error.message
 
 
+def _best_match(error: jsonschema.ValidationError) -> Any:
+    import jsonschema
+
+    return jsonschema.exceptions.best_match([error])
+
+
 def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
     """Schema errors; the compiled validator clears valid files quickly.
 
@@ -573,7 +586,7 @@ def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
     for error in sorted(_validator().iter_errors(doc.data),
                         key=lambda e: [str(p) for p in e.absolute_path]):
         # oneOf/anyOf: report the most specific sub-error.
-        best = jsonschema.exceptions.best_match([error])
+        best = _best_match(error)
         at = tuple(best.absolute_path)
         out.append(doc.error(at, _schema_reason(best, doc)))
     return out
@@ -597,6 +610,114 @@ def os_vif_classes() -> dict[str, Any]:
             ovo_base.VersionedObjectRegistry.obj_classes().items()}
 
 
+@dataclasses.dataclass(frozen=True)
+class ObjectModel:
+    """What the catalogue checks need to know of one os-vif object class."""
+
+    name: str
+    #: The class's newest version (``VERSION``).
+    version: str
+    fields: frozenset[str]
+    #: "vif" (a VIFBase subclass), "port_profile" (VIFPortProfileBase) or "".
+    kind: str
+
+
+def _model_key() -> str | None:
+    """What the os-vif object model depends on: os-vif's and
+    oslo.versionedobjects' versions and os-vif's object modules (paths,
+    sizes, mtimes).  None when they cannot be found (then no cache)."""
+    import hashlib
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("os_vif")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        objects_dir = os.path.join(list(spec.submodule_search_locations)[0],
+                                   "objects")
+        parts = [metadata.version("os-vif"),
+                 metadata.version("oslo.versionedobjects"), objects_dir]
+        for name in sorted(os.listdir(objects_dir)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(objects_dir, name))
+                parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    except (OSError, ValueError, metadata.PackageNotFoundError):
+        return None
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def _model_cache_path(key: str) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "os-vif-pref", f"os-vif-objects-{key}.json")
+
+
+def _model_of_classes(classes: Mapping[str, Any]) -> dict[str, ObjectModel]:
+    from os_vif.objects import vif as osv_vif
+
+    out = {}
+    for name, cls in classes.items():
+        kind = ("vif" if issubclass(cls, osv_vif.VIFBase) else
+                "port_profile" if issubclass(cls, osv_vif.VIFPortProfileBase)
+                else "")
+        out[name] = ObjectModel(name, cls.VERSION, frozenset(cls.fields),
+                                kind)
+    return out
+
+
+_model: tuple[str | None, dict[str, ObjectModel]] | None = None
+
+
+def os_vif_model() -> dict[str, ObjectModel]:
+    """The installed os-vif's objects as the catalogue checks see them.
+
+    Importing os-vif's objects means importing oslo.versionedobjects, which
+    imports oslo.messaging and eventlet: about 0.3 s, most of what
+    ``os-vif-pref catalogue list`` took, to learn facts that change only
+    when os-vif is upgraded.  So the model is kept in a small JSON file
+    under ``$XDG_CACHE_HOME/os-vif-pref`` (default ``~/.cache``) named
+    after :func:`_model_key`: another os-vif, or any change of its object
+    modules, is another file.  Unwritable cache: computed every time.
+    """
+    global _model
+    key = _model_key()
+    if _model is not None and _model[0] == key and key is not None:
+        return _model[1]
+    model = None
+    path = _model_cache_path(key) if key else None
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                model = {d["name"]: ObjectModel(
+                    d["name"], d["version"], frozenset(d["fields"]),
+                    d["kind"]) for d in json.load(f)}
+        except (OSError, ValueError, KeyError, TypeError):
+            model = None
+    if model is None:
+        model = _model_of_classes(os_vif_classes())
+        if path:
+            _write_model(path, model)
+    _model = (key, model)
+    return model
+
+
+def _write_model(path: str, model: Mapping[str, ObjectModel]) -> None:
+    data = [{"name": m.name, "version": m.version,
+             "fields": sorted(m.fields), "kind": m.kind}
+            for m in model.values()]
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        LOG.debug("Cannot cache the os-vif object model in %s: %s", path,
+                  exc)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def _check_versions(cls: Any, rng: Mapping[str, str], at: Path_, doc: _Doc,
                     errors: list[exceptions.CatalogueError]) -> None:
     lo, hi = rng["min"], rng["max"]
@@ -604,13 +725,13 @@ def _check_versions(cls: Any, rng: Mapping[str, str], at: Path_, doc: _Doc,
         errors.append(doc.error(at + ("min",),
                                 f"min {lo} is greater than max {hi}"))
         return
-    known = cls.VERSION
+    known = cls.version
     if version_tuple(hi) > version_tuple(known) or version_tuple(
             hi)[0] != version_tuple(known)[0] or version_tuple(
             lo)[0] != version_tuple(known)[0]:
         errors.append(doc.error(
             at + ("max",),
-            f"{cls.__name__} {lo}..{hi} is outside the versions the "
+            f"{cls.name} {lo}..{hi} is outside the versions the "
             f"installed os-vif knows (1.0..{known})"))
 
 
@@ -626,7 +747,7 @@ def _check_fields(cls: Any, fields: Mapping[str, Any], at: Path_, doc: _Doc,
                 "an entry cannot redefine it")))
         elif fname not in cls.fields:
             errors.append(doc.error(here, (
-                f"{cls.__name__} has no field {fname!r} (fields: "
+                f"{cls.name} has no field {fname!r} (fields: "
                 f"{', '.join(sorted(set(cls.fields) - common))})")))
             continue
         nested = source.get("object")
@@ -643,9 +764,12 @@ def _check_fields(cls: Any, fields: Mapping[str, Any], at: Path_, doc: _Doc,
 def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
                  registry: Mapping[str, Any],
                  errors: list[exceptions.CatalogueError]) -> None:
-    """Checks on one complete (merged) entry beyond what the schema says."""
-    from os_vif.objects import vif as osv_vif
+    """Checks on one complete (merged) entry beyond what the schema says.
 
+    ``registry`` is :func:`os_vif_model` (or os-vif's classes themselves).
+    """
+    if any(not isinstance(c, ObjectModel) for c in registry.values()):
+        registry = _model_of_classes(registry)
     missing = [f for f in ("preference", "plugin") if f not in raw]
     neutron = raw.get("neutron", {})
     missing += [f"neutron.{f}" for f in ("vif_type", "vnic_types")
@@ -670,12 +794,12 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
                 at + ("neutron", "vif_details", "match", key),
                 "match values must be scalars"))
     cls = registry.get(osv["object"])
-    if cls is None or not issubclass(cls, osv_vif.VIFBase):
+    if cls is None or cls.kind != "vif":
         errors.append(doc.error(at + ("os_vif", "object"), (
             f"{osv['object']!r} is not an os-vif VIF object (known: "
             + ", ".join(sorted(n for n, c in registry.items()
-                               if issubclass(c, osv_vif.VIFBase)
-                               and n != "VIFBase")) + ")")))
+                               if c.kind == "vif" and n != "VIFBase"))
+            + ")")))
         return
     _check_versions(cls, osv["versions"], at + ("os_vif", "versions"), doc,
                     errors)
@@ -684,13 +808,13 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
     pp = osv.get("port_profile")
     if pp is not None:
         pcls = registry.get(pp["object"])
-        if pcls is None or not issubclass(pcls, osv_vif.VIFPortProfileBase):
+        if pcls is None or pcls.kind != "port_profile":
             errors.append(doc.error(
                 at + ("os_vif", "port_profile", "object"), (
                 f"{pp['object']!r} is not an os-vif port profile (known: "
                 + ", ".join(sorted(
                     n for n, c in registry.items()
-                    if issubclass(c, osv_vif.VIFPortProfileBase)
+                    if c.kind == "port_profile"
                     and n != "VIFPortProfileBase")) + ")")))
         else:
             _check_versions(pcls, pp["versions"],
@@ -879,7 +1003,7 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
     """
     if layers is None:
         layers = default_layers()
-    registry = os_vif_classes()
+    registry = os_vif_model()
     errors: list[exceptions.CatalogueError] = []
     items: dict[str, _Layered] = {}
     order: list[str] = []

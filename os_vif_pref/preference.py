@@ -452,8 +452,18 @@ def compute(cat: catalogue.Catalogue | None = None,
     for e in cat.entries:
         for cap in e.requires:
             caps[cap] = None
-        caps["plugin:" + e.plugin] = None
-    results = prober.probe(caps)
+    results = dict(prober.probe(caps))
+    # A plugin is loaded (imported, describe()d) only for the entries that
+    # nothing else rules out: upstream's OVS plugin alone imports pyroute2,
+    # oslo.privsep and eventlet, which a host without OVSDB never needs to
+    # list its bindings.  The others only learn whether it is installed.
+    plugins: dict[str, None] = {}
+    for e in cat.entries:
+        if e.name not in disabled and (not e.deprecated or e.name in keep) \
+                and all(results[c].ok for c in e.requires):
+            plugins["plugin:" + e.plugin] = None
+    results.update(prober.probe(plugins))
+    absent = getattr(prober, "plugin_absent", None)
     views: dict[str, _PluginView] = {}
     # Many entries share plugin, object and versions: check each once.
     checked: dict[Any, _Check] = {}
@@ -475,6 +485,16 @@ def compute(cat: catalogue.Catalogue | None = None,
             else:
                 reasons.append(why + "; [os_vif_pref] keep_deprecated "
                                "would keep it")
+        if "plugin:" + e.plugin not in results:
+            # Not loaded: unusable anyway (see above); said if not there.
+            missing = absent(e.plugin) if absent is not None else None
+            if missing is not None:
+                reasons.append(missing.reason)
+            reasons += _missing_reasons(e.requires, results)
+            ranked.append(Ranked(
+                position=len(ranked) + 1, entry=e, usable=False,
+                reasons=tuple(reasons), warnings=tuple(warnings)))
+            continue
         view = views.get(e.plugin)
         if view is None:
             view = views[e.plugin] = _PluginView.of(

@@ -578,6 +578,12 @@ def _plugin_eps() -> dict[str, Any]:
     return {ep.name: ep for ep in metadata.entry_points(group=_PLUGIN_GROUP)}
 
 
+def _not_installed(name: str) -> ProbeResult:
+    return _missing(f"plugin:{name}", (
+        f"os-vif plugin {name!r} is not installed (no entry point "
+        f"{name!r} in group {_PLUGIN_GROUP!r})"))
+
+
 def probe_plugin(name: str, eps: Mapping[str, Any] | None = None,
                  ) -> ProbeResult:
     """Whether os-vif plugin ``name`` is installed and loads.
@@ -600,10 +606,13 @@ def probe_plugin(name: str, eps: Mapping[str, Any] | None = None,
         eps = _plugin_eps() if eps is None else eps
         ep = eps.get(name)
         if ep is None:
-            return _missing(cap, (
-                f"os-vif plugin {name!r} is not installed (no entry point "
-                f"{name!r} in group {_PLUGIN_GROUP!r})"))
+            return _not_installed(name)
         try:
+            # As os_vif.initialize() does before loading plugins: upstream
+            # plugins use os_vif.objects.vif etc. as attributes.
+            import os_vif.objects
+
+            os_vif.objects.register_all()
             cls = ep.load()
             obj = cls.load(name)
         except Exception as exc:
@@ -848,6 +857,17 @@ class Prober:
                 for c, r in results.items()})
             self.generation += 1
         return results
+
+    def plugin_absent(self, name: str) -> ProbeResult | None:
+        """The ``plugin:NAME`` failure if that os-vif plugin is not
+        installed at all, found without loading any plugin (None: it is
+        installed; whether it loads is what probing ``plugin:NAME`` says).
+        """
+        if self._eps is None:
+            self._eps = _plugin_eps()
+        if name in self._eps:
+            return None
+        return _not_installed(name)
 
     def probe(self, capabilities: Iterable[str]) -> dict[str, ProbeResult]:
         """Results for the given capabilities (unknown ones are missing)."""

@@ -22,9 +22,11 @@ from __future__ import annotations
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, locking, validate
-from os_vif_pref.linux import net
+from os_vif_pref import exceptions, lazy, locking, validate
 from os_vif_pref.plugins import base
+
+#: Netlink through the privsep daemon: imported when first plugging.
+net = lazy.module("os_vif_pref.linux.net")
 
 PLUGIN_NAME = "pref_linux_bridge"
 CFG_GROUP = "os_vif_" + PLUGIN_NAME

@@ -14,10 +14,12 @@ import os
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, locking, validate
-from os_vif_pref.linux import net
+from os_vif_pref import exceptions, lazy, locking, validate
 from os_vif_pref.plugins import base
 from os_vif_pref.plugins.linux_bridge import network_mtu
+
+#: Netlink through the privsep daemon: imported when first plugging.
+net = lazy.module("os_vif_pref.linux.net")
 
 PLUGIN_NAME = "pref_macvtap"
 

@@ -40,10 +40,13 @@ from os_vif import exception as osv_exception
 from os_vif import objects
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, locking, validate
-from os_vif_pref.linux import net as linux_net
-from os_vif_pref.ovs import constants, ovsdb
+from os_vif_pref import exceptions, lazy, locking, validate
+from os_vif_pref.ovs import constants
 from os_vif_pref.plugins import base
+
+#: Netlink (privsep) and the OVSDB IDL: imported when first plugging.
+linux_net = lazy.module("os_vif_pref.linux.net")
+ovsdb = lazy.module("os_vif_pref.ovs.ovsdb")
 
 LOG = logging.getLogger(__name__)
 
