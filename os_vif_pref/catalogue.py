@@ -36,6 +36,7 @@ import logging
 import os
 from pathlib import Path
 import re
+import sys
 from typing import TYPE_CHECKING, Any, Union
 
 import fastjsonschema
@@ -680,6 +681,12 @@ def os_vif_model() -> dict[str, ObjectModel]:
     modules, is another file.  Unwritable cache: computed every time.
     """
     global _model
+    if "os_vif.objects" in sys.modules:
+        # os-vif is loaded already (inside Nova, a plugin, a test): its
+        # objects then cost nothing more, and callers there (Nova's own
+        # converter among them) expect them registered, as loading the
+        # catalogue always did.
+        os_vif_classes()
     key = _model_key()
     if _model is not None and _model[0] == key and key is not None:
         return _model[1]
