@@ -1,7 +1,7 @@
 """Nova's real libvirt VIF driver renders every object we offer under it.
 
 A unittest module (Nova's test base does not run under pytest), run by
-``tests/compat/test_nova_libvirt_render.py`` through the shared peer
+``tests/compat/test_nova_peer_os_vif_util.py`` through the shared peer
 runner with :func:`tests.compat.nova_hook.install` as setup, so
 ``nova.network.os_vif_util.nova_to_osvif_vif`` - what the driver calls -
 is our drop-in.
