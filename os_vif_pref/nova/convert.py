@@ -38,6 +38,7 @@ from oslo_config import cfg
 from os_vif_pref import catalogue as catalogue_mod
 from os_vif_pref import exceptions, naming
 from os_vif_pref import offer as offer_mod
+from os_vif_pref.nova import dropin
 
 nova_opts = [
     cfg.StrOpt(
@@ -287,70 +288,17 @@ def as_vif(port: Mapping[str, Any], **neutron_extra: Any) -> dict[str, Any]:
 # The common part: what Nova fills for every VIF
 # --------------------------------------------------------------------------
 
-def _objects() -> Any:
-    import os_vif.objects
-
-    os_vif.objects.register_all()
-    return os_vif.objects
-
-
-def _meta(model: Mapping[str, Any], key: str) -> Any:
-    return (model.get("meta") or {}).get(key)
-
-
-def _ip_address(ip: Any) -> Any:
-    return ip.get("address") if isinstance(ip, Mapping) else None
-
-
 def network_to_os_vif(network: Mapping[str, Any], port_id: str) -> Any:
-    """Nova's ``_nova_to_osvif_network`` (and its subnets, IPs, routes)."""
-    objs = _objects()
+    """Nova's ``_nova_to_osvif_network`` (the drop-in's), with our errors."""
     if not isinstance(network, Mapping):
         raise InvalidPort(reason=f"port {port_id} has no network")
-    subnets = []
-    for subnet in network.get("subnets") or ():
-        ips = objs.fixed_ip.FixedIPList(objects=[
-            objs.fixed_ip.FixedIP(
-                address=ip["address"],
-                floating_ips=[f["address"]
-                              for f in ip.get("floating_ips") or ()])
-            for ip in subnet.get("ips") or ()])
-        routes = []
-        for route in subnet.get("routes") or ():
-            r = objs.route.Route(cidr=route["cidr"])
-            if route.get("interface") is not None:
-                r.interface = route["interface"]
-            if _ip_address(route.get("gateway")) is not None:
-                r.gateway = route["gateway"]["address"]
-            routes.append(r)
-        sub = objs.subnet.Subnet(
-            dns=[d["address"] for d in subnet.get("dns") or ()],
-            ips=ips, routes=objs.route.RouteList(objects=routes))
-        if subnet.get("cidr") is not None:
-            sub.cidr = subnet["cidr"]
-        if _ip_address(subnet.get("gateway")) is not None:
-            sub.gateway = subnet["gateway"]["address"]
-        subnets.append(sub)
-    net = objs.network.Network(
-        id=network.get("id"),
-        bridge_interface=_meta(network, "bridge_interface"),
-        subnets=objs.subnet.SubnetList(objects=subnets))
-    if network.get("bridge") is not None:
-        net.bridge = network["bridge"]
-    if network.get("label") is not None:
-        net.label = network["label"]
-    for meta, field in (("mtu", "mtu"), ("multi_host", "multi_host"),
-                        ("should_create_bridge", "should_provide_bridge")):
-        if _meta(network, meta) is not None:
-            setattr(net, field, _meta(network, meta))
-    if _meta(network, "should_create_vlan") is not None:
-        net.should_provide_vlan = _meta(network, "should_create_vlan")
-        if _meta(network, "vlan") is None:
-            raise InvalidPort(reason=f"network {network.get('id')} of port "
-                                     f"{port_id} asks for a VLAN but has no "
-                                     "vlan number")
-        net.vlan = _meta(network, "vlan")
-    return net
+    try:
+        return dropin.nova_to_osvif_network(network)
+    except dropin.nova_exceptions()[0]:
+        # Nova's "Missing vlan number": the only error it raises here.
+        raise InvalidPort(reason=f"network {network.get('id')} of port "
+                                 f"{port_id} asks for a VLAN but has no "
+                                 "vlan number") from None
 
 
 # --------------------------------------------------------------------------
@@ -437,7 +385,7 @@ def _build(cls_name: str, fields: Mapping[str, Any], ctx: _Ctx,
         if value is not _UNSET:
             values[field] = value
     try:
-        return cls(**values)
+        return dropin.builder(cls_name)(values)
     except (ValueError, TypeError) as exc:
         # Name the field: oslo's message only has the value.
         for field, value in values.items():
