@@ -76,7 +76,7 @@ COMMON_VIF_FIELDS = frozenset({
 catalogue_opts = [
     cfg.ListOpt(
         "catalogue_dirs", default=[],
-        help="Directories whose *.yaml files are read as the last layer of "
+        help="Directories whose .yaml files are read as the last layer of "
              "the binding catalogue, after the bundled files and the files "
              "of the os_vif_pref.catalogues entry points. An entry there may "
              "add a binding, or change (override: true) or disable "

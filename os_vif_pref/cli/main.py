@@ -99,7 +99,8 @@ class OsVifPrefApp(app.App):
                  "(as in nova.conf). Repeatable.")
         parser.add_argument(
             "--config-dir", action="append", default=[], metavar="DIR",
-            help="oslo.config directory of *.conf files. Repeatable.")
+            help="oslo.config directory (its .conf files are read). "
+                 "Repeatable.")
         return parser
 
     def initialize_app(self, argv: list[str]) -> None:
