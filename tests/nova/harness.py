@@ -1,8 +1,8 @@
 """Pieces the Nova functional cases share (no test cases here).
 
-* :class:`CapabilityProber` - the probes of one compute host, as chosen by
-  the test (Nova's harness poisons ``/sys`` reads, and two computes in one
-  process must differ); os-vif plugins are still probed for real.
+* :mod:`tests.nova.probers` - the probes of one compute host, as chosen
+  by the test (Nova's harness poisons ``/sys`` reads, and two computes in
+  one process must differ); os-vif plugins are still probed for real.
 * :class:`NegotiatingNeutronFixture` - Nova's ``NeutronFixture``, whose
   stock behaviour binds every port as ``ovs`` with empty details, made to
   answer an offer the way a negotiating mechanism driver does (the first
@@ -23,43 +23,15 @@ from typing import Any
 import fixtures
 from nova.tests import fixtures as nova_fixtures
 
-from os_vif_pref import offer, probes
+from os_vif_pref import offer
 from os_vif_pref.nova import hooks, integration
+from tests.nova.probers import LINUX_ONLY, OVS_DPDK, CapabilityProber
+
+__all__ = ["LINUX_ONLY", "OVS_DPDK", "CapabilityProber", "MODE",
+           "IntegrationFixture", "NegotiatingNeutronFixture"]
 
 #: "runtime" or "contrib" (see module doc).
 MODE = os.environ.get("OS_VIF_PREF_NOVA_HOOKS", "runtime")
-
-#: Capabilities of a host with OVS-DPDK (vhost-user) and kernel OVS.
-OVS_DPDK = frozenset({
-    "ovsdb", "ovs_bridge", "ovs_datapath:netdev",
-    "ovs_iface:dpdkvhostuserclient", "vhostuser_socket_dir",
-    "kernel_link:bridge", "kernel_link:veth", "kernel_link:tun",
-    "kernel_link:macvtap", "kernel_link:macvlan", "kernel_link:vlan"})
-#: A host with only the Linux kernel's bridge and tap (no OVS at all).
-LINUX_ONLY = frozenset({
-    "kernel_link:bridge", "kernel_link:veth", "kernel_link:tun",
-    "kernel_link:macvtap", "kernel_link:macvlan", "kernel_link:vlan"})
-
-
-class CapabilityProber(probes.Prober):
-    """Answers every capability from a fixed set, except os-vif plugins and
-    what the virt driver configures (``virt_vif:``, read from Nova's
-    source): those are probed for real."""
-
-    def __init__(self, present: frozenset[str]) -> None:
-        super().__init__()
-        self.present = present
-        self.runs = 0
-
-    def _run(self, fam: str, key: Any, wanted: Any) -> dict[str, Any]:
-        if fam.startswith("plugin:") or fam == "virt_vif":
-            return super()._run(fam, key, wanted)
-        self.runs += 1
-        return {c: probes.ProbeResult(
-            c, c in self.present, True if c in self.present else None,
-            "" if c in self.present else "absent on this test host")
-            for c in wanted}
-
 
 def details_for(item: offer.OfferItem, port_id: str) -> dict[str, Any]:
     """vif_details a mechanism driver would set for an offered binding."""

@@ -13,10 +13,12 @@ import nova.tests.functional  # noqa: F401  (eventlet first, see design.md)
 
 # isort: split
 
+import copy  # noqa: E402
 import json  # noqa: E402
 import types  # noqa: E402
 from unittest import mock  # noqa: E402
 
+import fixtures  # noqa: E402
 from nova.network import neutron as nova_neutron  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
@@ -125,12 +127,10 @@ class _Base(base.ServersTestBase, integrated_helpers.InstanceHelperMixin):
 
 
 def fixtures_monkey(name, value):
-    import fixtures
     return fixtures.MonkeyPatch(name, value)
 
 
 def fixtures_patch_object(obj, attr, value):
-    import fixtures
     return fixtures.MockPatchObject(obj, attr, side_effect=value)
 
 
@@ -138,7 +138,11 @@ class OfferTests(_Base):
     """One compute with OVS-DPDK: what goes out, what gets plugged."""
 
     def test_port_update_carries_this_hosts_offer(self):
-        server = self._boot()
+        # The boot path never probes: offers come from the list computed
+        # at start-up.
+        with mock.patch.object(integration.preference, "compute",
+                               side_effect=AssertionError("probed")):
+            server = self._boot()
         sent = self._sent_profiles("compute1")
         self.assertEqual(1, len(sent))
         got = offer.decode(sent[0])
@@ -214,26 +218,6 @@ class OfferTests(_Base):
         self.assertIn("(offered: ovs, ", msg)
         self.assertEqual([], self.plugged)
 
-    def test_no_offer_stored_is_stock(self):
-        # A port bound before the integration: the check lets it through
-        # Nova's own converter and plugin.
-        self.start_compute("compute1")
-        fake_vif = dict(self.neutron.nw_info[0])
-        fake_vif["profile"] = {}
-        self.assertIsNone(integration.checked_vif(fake_vif, None))
-
-    def test_unreadable_offer_falls_back_to_stock(self):
-        self.start_compute("compute1")
-        with mock.patch.object(hooks.LOG, "warning"), \
-                mock.patch.object(integration.LOG, "warning") as warn:
-            got = integration.checked_vif(
-                {"id": "p", "type": "ovs",
-                 "profile": {offer.KEY: {"v": "2.0", "h": "compute1",
-                                         "i": "junk"}}},
-                None)
-        self.assertIsNone(got)
-        self.assertIn("unreadable offer", warn.call_args[0][0])
-
     def integration_extra(self, host, caps):
         prober = harness.CapabilityProber(caps)
         self.integration.probers[host] = prober
@@ -241,9 +225,7 @@ class OfferTests(_Base):
 
     def setUp(self):
         super().setUp()
-        if self.id().endswith(("test_reason_survives_max_retries",
-                               "test_no_offer_stored_is_stock",
-                               "test_unreadable_offer_falls_back_to_stock")):
+        if self.id().endswith("test_reason_survives_max_retries"):
             return
         self.start_compute("compute1", host_info=self._hugepages_host())
 
@@ -334,3 +316,95 @@ class OptionOffTests(_Base):
         # Nova's own converter picked Nova's plugin, not ours.
         self.assertEqual(1, len(self.plugged))
         self.assertEqual("ovs", self.plugged[0][0])
+
+        # Switched on later: a port bound without an offer stays stock
+        # (hard reboot: get_config and plug again).
+        self.useFixture(harness.IntegrationFixture(
+            self, {"compute1": harness.OVS_DPDK}))
+        self._reboot_server(server, hard=True)
+        self.assertEqual(["ovs", "ovs"], [p for p, _ in self.plugged])
+        self.assertNotIn(offer.KEY, self.neutron.show_port(
+            self.neutron.port_1["id"])["port"]["binding:profile"])
+
+
+class MoveTests(_Base):
+    """Every binding to a host carries that host's offer; unbinding drops
+    it.  compute1 has OVS-DPDK, compute2 only the Linux kernel."""
+
+    HOSTS = {"compute1": harness.OVS_DPDK, "compute2": harness.LINUX_ONLY}
+
+    def setUp(self):
+        super().setUp()
+        # The fixture knows port_1 only; port_2 is for the attach.
+        self.neutron._ports[self.neutron.port_2["id"]] = copy.deepcopy(
+            self.neutron.port_2)
+        # Cold migration reads the disks fake libvirt does not write.
+        self.useFixture(fixtures.MockPatch(
+            "nova.virt.libvirt.LibvirtDriver._get_instance_disk_info",
+            return_value=[]))
+        self.useFixture(fixtures.MockPatch("os.rename"))
+        self.start_compute("compute1")
+        self.start_compute("compute2")
+
+    def _last(self, port_id, host):
+        sent = [p for k, pid, h, p in self.neutron.requests
+                if k == "update" and pid == port_id and h == host]
+        self.assertTrue(sent, self.neutron.requests)
+        return sent[-1]
+
+    def _assert_offer_of(self, host, profile):
+        got = offer.decode(profile)
+        self.assertIsNotNone(got, profile)
+        self.assertEqual(host, got.host)
+        self.assertEqual(
+            self.integration.offer_names(host, vnic_type="normal"),
+            got.names())
+
+    def _port(self, port_id=None):
+        return self.neutron.show_port(
+            port_id or self.neutron.port_1["id"])["port"]
+
+    def test_attach_interface_then_delete_unbinds(self):
+        server = self._boot(host="compute1")
+        port_2 = self.neutron.port_2["id"]
+        self._attach_interface(server, port_2)
+        self._assert_offer_of("compute1", self._last(port_2, "compute1"))
+        self.assertEqual("ovs", self._port(port_2)["binding:vif_type"])
+        self.assertEqual(2, len(self.plugged))
+        self._delete_server(server)
+        for port_id in (self.neutron.port_1["id"], port_2):
+            self.assertNotIn(offer.KEY, self._last(port_id, None))
+            self.assertNotIn(offer.KEY, self._port(port_id)[
+                "binding:profile"])
+
+    def test_cold_migrate_binds_destination_with_its_offer(self):
+        server = self._boot(host="compute1")
+        server = self._migrate_server(server, host="compute2")
+        self._assert_offer_of("compute2", self._last(
+            self.neutron.port_1["id"], "compute2"))
+        self.assertEqual("tap", self._port()["binding:vif_type"])
+        self._confirm_resize(server)
+        (iface,) = self._interfaces("compute2", server)
+        self.assertEqual("ethernet", iface["type"])
+        self.assertEqual("pref_tap", self.plugged[-1][0])
+
+    def test_evacuate_binds_destination_with_its_offer(self):
+        server = self._boot(host="compute1")
+        self.computes["compute1"].stop()
+        (service,) = self.api.get_services(host="compute1",
+                                           binary="nova-compute")
+        self.api.put_service_force_down(service["id"], True)
+        self._evacuate_server(server, expected_host="compute2",
+                              expected_state="ACTIVE")
+        self._assert_offer_of("compute2", self._last(
+            self.neutron.port_1["id"], "compute2"))
+        self.assertEqual("tap", self._port()["binding:vif_type"])
+
+    def test_unshelve_binds_with_the_new_hosts_offer(self):
+        self.flags(shelved_offload_time=0)
+        server = self._boot(host="compute1")
+        server = self._shelve_server(server)
+        server = self._unshelve_server(server)
+        host = server["OS-EXT-SRV-ATTR:host"]
+        self._assert_offer_of(host, self._last(self.neutron.port_1["id"],
+                                               host))

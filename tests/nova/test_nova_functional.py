@@ -20,7 +20,7 @@ from tests import peer_suite
 
 CASES = ["tests.nova.nova_cases"]
 #: Every case of nova_cases.py.
-MIN_RAN = 11
+MIN_RAN = 13
 
 
 def test_nova_functional_with_integration(tmp_path: Path) -> None:

@@ -1,0 +1,229 @@
+"""The Nova integration's hook functions, without Nova's harness.
+
+The cases in Nova's functional harness (tests/nova) show the hooks in a
+running Nova; these pin the edge cases: nothing changes when off, the
+budget next to Nova's keys, offers of other hosts, unreadable offers, the
+concise faults, the live-migration profiles, the offering client's edits.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from typing import Any
+from unittest import mock
+
+from nova import exception as nova_exception
+from nova import objects
+import pytest
+
+from os_vif_pref import offer
+from os_vif_pref.nova import faults, hooks, integration
+from tests.nova.probers import LINUX_ONLY, OVS_DPDK, CapabilityProber
+
+objects.register_all()
+
+PORT = "ce531f90-199f-48c0-816c-13e38010b442"
+
+
+def _instance(page_size: str | None = None) -> Any:
+    specs = {"hw:mem_page_size": page_size} if page_size else {}
+    return types.SimpleNamespace(
+        uuid="inst-1", host="compute1", _context=None,
+        flavor=types.SimpleNamespace(extra_specs=specs),
+        image_meta=objects.ImageMeta.from_dict({"properties": {}}))
+
+
+@pytest.fixture
+def on() -> Any:
+    probers = {"compute1": CapabilityProber(OVS_DPDK),
+               "compute2": CapabilityProber(LINUX_ONLY)}
+    assert integration.switch_on(hosts=list(probers),
+                                 prober_for=probers.__getitem__,
+                                 refresh_interval=0, install=False)
+    yield probers
+    integration.switch_off()
+
+
+def _vif(vif_type: str, details: dict[str, Any], profile: Any,
+         vnic: str = "normal") -> dict[str, Any]:
+    return {"id": PORT, "address": "fa:16:3e:00:00:01", "type": vif_type,
+            "vnic_type": vnic, "details": details, "profile": profile,
+            "devname": "tap" + PORT[:11], "active": False,
+            "network": {"id": "net-1", "bridge": "br-int", "label": "n",
+                        "subnets": [], "meta": {"mtu": 1500}}}
+
+
+def test_off_changes_nothing() -> None:
+    assert not integration.enabled()
+    profile = {"pci_slot": "0000:81:00.1", offer.KEY: {"v": "2.0"}}
+    assert integration.add_offer(profile, _instance(), "normal",
+                                 "compute1") == profile
+    assert integration.remove_offer(profile) == profile
+    assert integration.checked_vif(_vif("ovs", {}, profile), None) is None
+
+
+def test_offer_per_instance_next_to_novas_keys(on: Any) -> None:
+    nova_keys = {"pci_slot": "0000:81:00.1", "physical_network": "phys"}
+    plain = integration.add_offer(nova_keys, _instance(), "normal",
+                                  "compute1")
+    assert {k: plain[k] for k in nova_keys} == nova_keys
+    got = offer.decode(plain)
+    assert got.host == "compute1"
+    assert "ovs-vhostuser" not in got.names() and "ovs" in got.names()
+    huge = offer.decode(integration.add_offer(
+        {}, _instance("large"), "normal", "compute1"))
+    assert huge.names()[0] == "ovs-vhostuser"
+    # bridge is never offered from Nova 34 (its network model refuses it)
+    assert "linux-bridge" not in plain[offer.KEY]
+    assert nova_keys == {"pci_slot": "0000:81:00.1",
+                         "physical_network": "phys"}  # not modified
+
+
+def test_offer_fits_what_novas_keys_leave(on: Any) -> None:
+    full = integration.add_offer({}, _instance(), "normal", "compute1")
+    size = offer.stored_size({offer.KEY: full[offer.KEY]})
+    # Nova's keys leave room for a shorter offer only: cut, still fits.
+    filler = "x" * (integration.BINDING_PROFILE_LEN - size + 10)
+    cut = integration.add_offer({"capabilities": filler}, _instance(),
+                                "normal", "compute1")
+    assert len(json.dumps(cut)) <= integration.BINDING_PROFILE_LEN
+    assert 0 < len(offer.decode(cut).names()) < len(
+        offer.decode(full).names())
+    # No room at all: no offer, Nova's keys untouched (stock binding).
+    huge = {"capabilities": "x" * (integration.BINDING_PROFILE_LEN - 20)}
+    assert integration.add_offer(huge, _instance(), "normal",
+                                 "compute1") == huge
+
+
+def test_other_hosts_offer_never_reaches_a_binding(on: Any) -> None:
+    src = integration.add_offer({}, _instance(), "normal", "compute1")
+    # compute2 is served here: its own offer replaces compute1's
+    dest = integration.add_offer(src, _instance(), "normal", "compute2")
+    assert offer.decode(dest).host == "compute2"
+    # a host not served here: the foreign offer is dropped, its own kept
+    assert offer.KEY not in integration.add_offer(
+        src, _instance(), "normal", "elsewhere")
+    assert integration.add_offer(src, _instance(), "normal",
+                                 "compute1") == src
+    assert integration.remove_offer(src) == {}
+
+
+def test_checked_vif(on: Any) -> None:
+    profile = integration.add_offer({}, _instance(), "normal", "compute1")
+    # inside the offer: the catalogue's object, the catalogue's plugin
+    obj = integration.checked_vif(
+        _vif("ovs", {"port_filter": True, "bridge_name": "br-int"},
+             profile), _instance())
+    assert (type(obj).__name__, obj.plugin) == ("VIFOpenVSwitch",
+                                                "pref_ovs")
+    # Nova's legacy types too (Nova's own converter returns None for tap)
+    tap = integration.checked_vif(_vif("tap", {}, profile), _instance())
+    assert (type(tap).__name__, tap.plugin) == ("VIFGeneric", "pref_tap")
+    # outside: Nova's PortBindingFailed family, short enough for a fault
+    with pytest.raises(faults.OfferRefused) as err:
+        integration.checked_vif(_vif("vhostuser", {
+            "vhostuser_ovs_plug": True, "vhostuser_socket": "/s"}, profile),
+            _instance())
+    assert isinstance(err.value, nova_exception.PortBindingFailed)
+    assert err.value.kwargs["port_id"] == PORT
+    msg = err.value.format_message()
+    assert msg.startswith(f"Neutron bound port {PORT} as vhostuser, which "
+                          "this host did not offer; offered: ovs, ")
+    assert len(msg) <= 255
+    with pytest.raises(faults.OfferNotServed, match="offered: ovs, "):
+        integration.checked_vif(_vif("binding_failed", {}, profile),
+                                _instance())
+
+
+@pytest.mark.parametrize("profile, why", [
+    ({}, None),
+    ({offer.KEY: {"v": "2.0", "h": "compute1", "i": "junk"}},
+     "unreadable offer"),
+    ("not a dict", None),
+])
+def test_checked_vif_falls_back_to_stock(on: Any, profile: Any,
+                                         why: str | None) -> None:
+    with mock.patch.object(integration.LOG, "warning") as warn:
+        assert integration.checked_vif(_vif("ovs", {}, profile),
+                                       _instance()) is None
+    if why:
+        assert why in warn.call_args[0][0]
+
+
+def test_checked_vif_ignores_another_hosts_offer(on: Any) -> None:
+    profile = integration.add_offer({}, _instance(), "normal", "compute1")
+    integration._state.plists.pop("compute1")
+    assert integration.checked_vif(_vif("vhostuser", {}, profile),
+                                   _instance()) is None
+
+
+def test_check_bound_port(on: Any) -> None:
+    profile = integration.add_offer({}, _instance(), "normal", "compute1")
+    port = {"id": PORT, "binding:vif_type": "binding_failed",
+            "binding:profile": profile}
+    with pytest.raises(faults.OfferNotServed,
+                       match="host compute1 offered"):
+        integration.check_bound_port(port)
+    integration.check_bound_port(dict(port, **{"binding:profile": {}}))
+    integration.check_bound_port(dict(port, **{"binding:vif_type": "ovs"}))
+
+
+class _MigVif:
+    def __init__(self, source_profile: dict, profile: dict | None) -> None:
+        self.port_id = PORT
+        self.source_vif = {"profile": source_profile, "vnic_type": "normal"}
+        self._profile = profile
+
+    def __contains__(self, name: str) -> bool:
+        return name == "profile_json" and self._profile is not None
+
+    @property
+    def profile(self) -> dict:
+        return dict(self._profile or {})
+
+    @profile.setter
+    def profile(self, value: dict) -> None:
+        self._profile = value
+
+
+class _MigData:
+    def __init__(self, vifs: list) -> None:
+        self.vifs = vifs
+
+    def __contains__(self, name: str) -> bool:
+        return name == "vifs"
+
+
+def test_destination_profiles(on: Any) -> None:
+    src = integration.add_offer({"physical_network": "p"}, _instance(),
+                                "normal", "compute1")
+    delegated = _MigVif(src, {"os_vif_delegation": True})
+    copied = _MigVif(src, None)
+    integration.destination_profiles(_MigData([delegated, copied]),
+                                      _instance(), "compute2")
+    for mig, kept in ((delegated, "os_vif_delegation"),
+                      (copied, "physical_network")):
+        assert offer.decode(mig.profile).host == "compute2"
+        assert kept in mig.profile
+
+
+def test_offering_client_edits_binding_updates_only(on: Any) -> None:
+    scope = hooks._Scope(_instance(), "compute1")
+    scope.learn({"id": PORT, "binding:profile": {"pci_slot": "s"},
+                 "binding:vnic_type": "normal"})
+    body = {"port": {"device_id": "x"}}
+    assert scope.edit(PORT, body) is body
+    bound = scope.edit(PORT, {"port": {"binding:host_id": "compute1"}})
+    profile = bound["port"]["binding:profile"]
+    assert profile["pci_slot"] == "s" and offer.decode(profile)
+    unbound = scope.edit(PORT, {"port": {"binding:host_id": None,
+                                         "binding:profile": profile}})
+    assert unbound["port"]["binding:profile"] == {"pci_slot": "s"}
+    # a port whose current profile is unknown: sending one would wipe it
+    other = {"port": {"binding:host_id": "compute1"}}
+    assert scope.edit("unknown-port", other) is other
+
+
+def test_verify_accepts_this_nova() -> None:
+    assert hooks.verify() is None
