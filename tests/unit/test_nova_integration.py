@@ -24,6 +24,7 @@ from tests.nova.probers import LINUX_ONLY, OVS_DPDK, CapabilityProber
 objects.register_all()
 
 PORT = "ce531f90-199f-48c0-816c-13e38010b442"
+NET = "3cb9bc59-5699-4588-a4b1-b87f96708bc6"
 
 
 def _instance(page_size: str | None = None) -> Any:
@@ -50,7 +51,7 @@ def _vif(vif_type: str, details: dict[str, Any], profile: Any,
     return {"id": PORT, "address": "fa:16:3e:00:00:01", "type": vif_type,
             "vnic_type": vnic, "details": details, "profile": profile,
             "devname": "tap" + PORT[:11], "active": False,
-            "network": {"id": "net-1", "bridge": "br-int", "label": "n",
+            "network": {"id": NET, "bridge": "br-int", "label": "n",
                         "subnets": [], "meta": {"mtu": 1500}}}
 
 
