@@ -176,14 +176,23 @@ def warm(host: str, prober: Any = None) -> preference.PreferenceList | None:
         LOG.error("os-vif-pref: cannot compute the preference list of host "
                   "%s, its bindings stay stock Nova's: %s", host, exc)
         return None
+    usable = [e.name for e in plist.usable]
     with _state.lock:
+        old = _state.plists.get(host)
         plists = dict(_state.plists)
         plists[host] = plist
         _state.plists = plists
         _state.offers = {}
-    usable = [e.name for e in plist.usable]
-    LOG.info("os-vif-pref: host %s offers %s", host,
-             ", ".join(usable) or "nothing")
+    changed = old is None or [e.name for e in old.usable] != usable
+    # Said at start and when it changes, not at every refresh.
+    LOG.log(logging.INFO if changed else logging.DEBUG,
+            "os-vif-pref: host %s offers %s", host,
+            ", ".join(usable) or "nothing")
+    if changed:
+        for r in plist:
+            if not r.usable:
+                LOG.debug("os-vif-pref: host %s does not offer %s: %s",
+                          host, r.name, "; ".join(r.reasons))
     return plist
 
 

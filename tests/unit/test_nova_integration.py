@@ -9,6 +9,7 @@ concise faults, the live-migration profiles, the offering client's edits.
 from __future__ import annotations
 
 import json
+import time
 import types
 from typing import Any
 from unittest import mock
@@ -228,3 +229,33 @@ def test_offering_client_edits_binding_updates_only(on: Any) -> None:
 
 def test_verify_accepts_this_nova() -> None:
     assert hooks.verify() is None
+
+
+def test_background_refresh_follows_the_host() -> None:
+    """Probes run at start and in the background, never in a binding."""
+    prober = CapabilityProber(OVS_DPDK)
+    assert integration.switch_on(hosts=["compute1"],
+                                 prober_for=lambda host: prober,
+                                 refresh_interval=0.05, install=False)
+    try:
+        before = offer.decode(integration.add_offer(
+            {}, _instance(), "normal", "compute1")).names()
+        assert "ovs" in before
+        prober.present = LINUX_ONLY  # OVS went away
+        prober.clear()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = offer.decode(integration.add_offer(
+                {}, _instance(), "normal", "compute1")).names()
+            if "ovs" not in now:
+                break
+            time.sleep(0.05)
+        assert now == ["tap"]
+        # add_offer would swallow the error and send no offer
+        with mock.patch.object(integration.preference, "compute",
+                               side_effect=AssertionError("probed")):
+            got = integration.add_offer({}, _instance(), "normal",
+                                        "compute1")
+        assert offer.decode(got).names() == ["tap"]
+    finally:
+        integration.switch_off()
