@@ -120,6 +120,16 @@ def _code_names(func: Any) -> set[str]:
     return names
 
 
+def nova_carries_hooks() -> bool:
+    """Whether this Nova carries the contrib patch (which calls the hook
+    functions itself: nothing to patch at run time)."""
+    try:
+        mod = importlib.import_module("nova.network.binding_preference")
+    except ImportError:
+        return False
+    return bool(getattr(mod, "CARRIES_HOOKS", False))
+
+
 def verify() -> str | None:
     """Why the hooks must not be installed on this Nova, or ``None``."""
     try:

@@ -209,7 +209,8 @@ def switch_on(hosts: Iterable[str] | None = None, *,
     """Verify Nova, install the runtime hooks, warm the preference lists.
 
     ``hosts`` default: ``[CONF.host]`` (Nova's option).  ``install=False``
-    leaves Nova's functions alone, for a Nova carrying the contrib patch.
+    leaves Nova's functions alone, for a Nova carrying the contrib patch
+    (detected by itself: ``nova.network.binding_preference.CARRIES_HOOKS``).
     Returns whether the integration is on.  Never raises.
     """
     from os_vif_pref.nova import hooks
@@ -217,6 +218,11 @@ def switch_on(hosts: Iterable[str] | None = None, *,
     if _state.enabled:
         return True
     try:
+        if install and hooks.nova_carries_hooks():
+            LOG.info("os-vif-pref: this Nova carries the integration's "
+                     "hooks (contrib/nova patch): nothing patched at run "
+                     "time")
+            install = False
         if install:
             problem = hooks.verify()
             if problem:

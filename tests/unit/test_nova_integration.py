@@ -259,3 +259,19 @@ def test_background_refresh_follows_the_host() -> None:
         assert offer.decode(got).names() == ["tap"]
     finally:
         integration.switch_off()
+
+
+def test_a_nova_carrying_the_contrib_patch_is_not_patched() -> None:
+    carrier = types.ModuleType("nova.network.binding_preference")
+    carrier.CARRIES_HOOKS = True
+    with mock.patch.dict("sys.modules",
+                         {"nova.network.binding_preference": carrier}):
+        assert hooks.nova_carries_hooks()
+        assert integration.switch_on(
+            hosts=["compute1"], refresh_interval=0,
+            prober_for=lambda host: CapabilityProber(OVS_DPDK))
+        try:
+            assert integration.enabled() and not hooks.installed()
+        finally:
+            integration.switch_off()
+    assert not hooks.nova_carries_hooks()
