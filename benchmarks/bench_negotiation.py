@@ -15,37 +15,23 @@ numbers are printed.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import copy
 import dataclasses
 import json
 import logging
-import statistics
 import sys
-import time
 from typing import Any
 import warnings
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)  # the refused offers below log each time
 
+from timing import per_call  # noqa: E402
+
 from os_vif_pref import catalogue, neutron, nova, offer  # noqa: E402
 
 PORT_ID = "3f2a6a2c-1111-4222-8333-444455556666"
 NET_ID = "9d7e2d3c-aaaa-4bbb-8ccc-ddddeeeeffff"
-
-
-def per_call(fn: Callable[[], Any], repeat: int,
-             rounds: int = 7) -> tuple[float, float]:
-    """Best-of-rounds mean seconds per call (robust to a noisy machine)."""
-    fn()
-    results = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(repeat):
-            fn()
-        results.append((time.perf_counter() - t) / repeat)
-    return min(results), statistics.median(results)
 
 
 def neutron_port(vif_type: str, **details: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import statistics
 import time
 from typing import Any
 
@@ -15,3 +16,17 @@ def timed(fn: Callable[[], Any], runs: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+
+def per_call(fn: Callable[[], Any], repeat: int,
+             rounds: int = 7) -> tuple[float, float]:
+    """Best-of-rounds mean seconds per call (robust to a noisy machine),
+    and the median of the rounds."""
+    fn()
+    results = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        results.append((time.perf_counter() - t) / repeat)
+    return min(results), statistics.median(results)
