@@ -15,11 +15,13 @@ numbers are printed.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import copy
 import dataclasses
 import json
 import logging
 import sys
+import time
 from typing import Any
 import warnings
 
