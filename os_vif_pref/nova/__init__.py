@@ -1,10 +1,12 @@
 """The Nova end of the data path: check what Neutron bound, convert it.
 
 Submodules: :mod:`.dropin` (``nova_to_osvif_vif``: Nova's converter
-contract, catalogue-driven), :mod:`.convert` (``to_os_vif``: Neutron port or
-Nova VIF -> os-vif object with offers and versions, migration check).
-The names below are re-exported so ``from os_vif_pref import nova`` keeps
-working for callers of the earlier single module.
+contract, catalogue-driven, what runs inside Nova), :mod:`.convert`
+(``to_os_vif``: the richer converter for callers outside Nova),
+:mod:`.check` (``check_binding`` against the offer, ``migrate_check``),
+:mod:`.ports` (Neutron port -> Nova VIF dict).  The names below are
+re-exported so ``from os_vif_pref import nova`` keeps working for callers of
+the earlier single module.
 """
 
 from os_vif_pref.nova.convert import (  # noqa: F401
