@@ -34,12 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 import functools
+import logging
 import sys
 import time
 from typing import Any
 
 from os_vif_pref import catalogue as catalogue_mod
 from os_vif_pref import exceptions
+
+LOG = logging.getLogger(__name__)
 
 #: nova.network.model constants (checked against Nova in tests/unit).
 NIC_NAME_LEN = 14
@@ -648,7 +651,11 @@ def nova_to_osvif_vif(vif: Mapping[str, Any], *,
     disp = dispatcher(catalogue)
     compiled = disp.find(vif_type, vnic, vif["details"])
     if compiled is not None:
-        return compiled(vif)
+        obj = compiled(vif)
+        if LOG.isEnabledFor(logging.DEBUG):  # Nova logs the same
+            LOG.debug("Converted VIF %s with catalogue entry %s: %s",
+                      vif["id"], compiled.entry.name, obj)
+        return obj
     if vif_type == "vrouter" and vnic not in (
             VNIC_TYPE_NORMAL, "direct", "virtio-forwarder"):
         raise NotImplementedError()
