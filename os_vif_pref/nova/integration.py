@@ -36,8 +36,9 @@ nothing: Nova behaves exactly as stock.
     ``PortBindingFailed``) naming the offer when one was sent.
 ``checked_vif(vif, instance) -> os_vif VIF | None``
     The libvirt VIF driver's check-and-convert, before anything is plugged:
-    ``None`` means "do what stock Nova does" (no offer stored, an offer for
-    another host, or anything unreadable: logged); an os-vif object means
+    ``None`` means "do what stock Nova does" (no offer stored, anything
+    unreadable: logged; or a binding outside another host's offer: that
+    host enforces its own, this may be a copy); an os-vif object means
     "inside the offer: configure and plug this one" (converted from the
     catalogue, naming the plugin the catalogue chose); a binding outside the
     offer raises :class:`~os_vif_pref.nova.faults.OfferRefused` (a
@@ -448,24 +449,21 @@ def destination_profiles(migrate_data: Any, instance: Any,
 # --------------------------------------------------------------------------
 
 def _stored_offer(profile: Any, port_id: Any) -> offer_mod.Offer | None:
-    """The offer stored on a port, if it is one of ours to enforce."""
+    """The offer stored on a port (``None``: none, or unreadable)."""
     if not isinstance(profile, Mapping) or offer_mod.KEY not in profile:
         return None
     try:
-        the_offer = offer_mod.decode(profile)
+        return offer_mod.decode(profile)
     except Exception as exc:
         LOG.warning("os-vif-pref: port %s: unreadable offer in "
                     "binding:profile, handled as stock Nova: %s", port_id,
                     exc)
         return None
-    if the_offer is None:
-        return None
-    host = the_offer.host
-    if host not in _state.plists:
-        LOG.info("os-vif-pref: port %s carries the offer of host %s, not "
-                 "this one's: handled as stock Nova", port_id, host)
-        return None
-    return the_offer
+
+
+def _ours(the_offer: offer_mod.Offer) -> bool:
+    """Whether this process computed the offer (so it enforces it)."""
+    return the_offer.host in _state.plists
 
 
 def _record(instance: Any, exc: Exception) -> None:
@@ -497,7 +495,7 @@ def check_bound_port(port: Mapping[str, Any], instance: Any = None) -> None:
     if port.get("binding:vif_type") != "binding_failed":
         return
     the_offer = _stored_offer(port.get("binding:profile"), port.get("id"))
-    if the_offer is None:
+    if the_offer is None or not _ours(the_offer):
         return
     from os_vif_pref.nova import convert, faults
 
@@ -547,9 +545,17 @@ def checked_vif(vif: Mapping[str, Any], instance: Any,
         return None
     from os_vif_pref.nova import convert, faults
 
+    ours = _ours(the_offer)
     try:
         convert.check_binding(dict(vif), the_offer)
     except convert.BindingNotAcceptable as exc:
+        if not ours:
+            # Another host's offer: this one's to enforce, not ours (it
+            # may be a source's offer a stock conductor copied).
+            LOG.info("os-vif-pref: port %s carries the offer of host %s "
+                     "and is bound outside it: handled as stock Nova",
+                     port_id, the_offer.host)
+            return None
         # Nova keeps 255 characters of a fault: names first, the full
         # description (details of both sides) goes to the log.
         offered = ", ".join(the_offer.names()) or "nothing"

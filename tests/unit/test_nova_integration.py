@@ -153,11 +153,19 @@ def test_checked_vif_falls_back_to_stock(on: Any, profile: Any,
         assert why in warn.call_args[0][0]
 
 
-def test_checked_vif_ignores_another_hosts_offer(on: Any) -> None:
+def test_another_hosts_offer_is_never_enforced_here(on: Any) -> None:
+    # A live-migration source builds the destination's interface XML from
+    # the destination's binding and offer: inside it, the catalogue
+    # converts; outside (perhaps a source offer a stock conductor copied):
+    # stock, never a refusal.
     profile = integration.add_offer({}, _instance(), "normal", "compute1")
     integration._state.plists.pop("compute1")
+    obj = integration.checked_vif(_vif("tap", {}, profile), _instance())
+    assert obj.plugin == "pref_tap"
     assert integration.checked_vif(_vif("vhostuser", {}, profile),
                                    _instance()) is None
+    integration.check_bound_port({"id": PORT, "binding:profile": profile,
+                                  "binding:vif_type": "binding_failed"})
 
 
 def test_check_bound_port(on: Any) -> None:
