@@ -283,3 +283,23 @@ def test_a_nova_carrying_the_contrib_patch_is_not_patched() -> None:
         finally:
             integration.switch_off()
     assert not hooks.nova_carries_hooks()
+
+
+def test_broken_catalogue_leaves_nova_stock() -> None:
+    """A catalogue that cannot load (or probes that blow up) never stops
+    nova-compute: the host's bindings stay stock, and the log says why."""
+    with mock.patch.object(integration.preference, "compute",
+                           side_effect=RuntimeError("bad catalogue")), \
+            mock.patch.object(integration.LOG, "error") as error:
+        assert integration.switch_on(hosts=["compute1"], install=False,
+                                     refresh_interval=0)
+    try:
+        assert "bad catalogue" in str(error.call_args)
+        assert integration.served_hosts() == frozenset()
+        assert integration.add_offer({"pci_slot": "s"}, _instance(),
+                                     "normal", "compute1") == {
+                                         "pci_slot": "s"}
+        assert integration.checked_vif(_vif("ovs", {}, {}),
+                                       _instance()) is None
+    finally:
+        integration.switch_off()
