@@ -7,16 +7,19 @@ the first offered binding the driver can serve - the host's preference
 wins, because the host knows what it can plug and what is faster there.
 
 Backward compatibility is the rule that matters most here: a port without
-an offer (an old Nova, a port bound by hand) or with an offer that cannot be
-read gets exactly the driver's configured default, as today.  A malformed
-offer is logged, never turned into a binding failure, because the field is
-user-writable and a typo must not take a port down.  Only a well-formed
-offer that shares nothing with what the driver serves is refused
+an offer (an old Nova, a port bound by hand), with an offer that cannot be
+read, or with an offer computed for another host (Nova copies the source
+host's profile to a live-migration destination) gets exactly the driver's
+configured default, as today.  ``binding:profile`` is written by Nova (by
+default only the ``service`` role may set it), but an offer that cannot be
+read is still logged, never turned into a binding failure: a broken or
+newer peer must not take a port down.  Only a well-formed offer for this
+host that shares nothing with what the driver serves is refused
 (:class:`NoAcceptableBinding`): binding anyway would produce a port the
 host has said it cannot plug.
 
-:class:`NegotiatingMechanismDriverMixin` wires this into an ML2 mechanism
-driver (neutron-lib, the ``[neutron]`` extra).
+This module is pure (no Neutron import): the ML2 side is
+:mod:`os_vif_pref.neutron.ml2`.
 """
 
 from __future__ import annotations
@@ -123,25 +126,36 @@ def _offer_text(offer: offer_mod.Offer, limit: int = 20) -> str:
 def read_offer(profile: Any) -> tuple[offer_mod.Offer | None, str | None]:
     """The offer in a ``binding:profile`` and, if unreadable, why not.
 
-    Never raises: a broken offer is the user's or an old client's problem
-    and must not fail the binding.
+    Never raises: a broken offer is a peer's problem and must not fail the
+    binding.
     """
     return offer_mod.read_offer(profile)
 
 
 def choose(offer: Any, served: Iterable[ServedLike],
            default: ServedLike | None, *, vnic_type: str = "normal",
-           port_id: str | None = None) -> Choice:
+           port_id: str | None = None, host: str | None = None) -> Choice:
     """The binding to answer with.
 
     ``offer``: an :class:`~os_vif_pref.offer.Offer`, the port's
     ``binding:profile`` or ``None``.  ``served``: what the driver can
     produce, in the driver's own order (used only to break ties inside one
     offered item).  ``default``: the driver's configured binding, used when
-    there is no readable offer.
+    there is no usable offer.  ``host``: the port's ``binding:host_id``;
+    an offer that names another host is not this host's and is ignored
+    (``None``: no check).
     """
     the_default = None if default is None else as_served(default)
     the_offer, problem = read_offer(offer)
+    offer_host = getattr(the_offer, "host", None)
+    stale = bool(the_offer is not None and host and offer_host
+                 and offer_host != host)
+    if stale:
+        # Normal after a live migration by a Nova that copies the source
+        # profile: not an error, but worth a line.
+        the_offer = None
+        problem = (f"the offer was computed for host {offer_host}, the port "
+                   f"is being bound to {host}")
     if the_offer is None:
         if the_default is None:
             raise NoAcceptableBinding(
@@ -149,9 +163,10 @@ def choose(offer: Any, served: Iterable[ServedLike],
                 + (f" ({problem})" if problem else ""),
                 served="no default binding configured")
         if problem:
-            LOG.warning("Port %s: ignoring the os_vif_pref offer in "
-                        "binding:profile and binding the default %s: %s",
-                        port_id, the_default.vif_type, problem)
+            LOG.log(logging.INFO if stale else logging.WARNING,
+                    "Port %s: ignoring the os_vif_pref offer in "
+                    "binding:profile and binding the default %s: %s",
+                    port_id, the_default.vif_type, problem)
         return Choice(
             vif_type=the_default.vif_type,
             vif_details=dict(the_default.vif_details or {}),
@@ -184,81 +199,6 @@ def choose(offer: Any, served: Iterable[ServedLike],
     raise NoAcceptableBinding(
         vnic_type=vnic_type, offered=_offer_text(the_offer),
         served=", ".join(map(str, servable)) or "nothing")
-
-
-# --------------------------------------------------------------------------
-# ML2
-# --------------------------------------------------------------------------
-
-class NegotiatingMechanismDriverMixin:
-    """``bind_port`` for an ML2 mechanism driver that honours the offer.
-
-    Put it first in the bases::
-
-        class MyDriver(NegotiatingMechanismDriverMixin,
-                       api.MechanismDriver): ...
-
-    and describe what the driver serves: ``pref_served`` (a list of
-    :class:`Served`) and ``pref_default`` (the binding used without an
-    offer), or override :meth:`served_bindings` / :meth:`default_binding`
-    to compute them per segment.  Drivers in the agent style that already
-    have ``vif_type`` / ``vif_details`` attributes work without either: that
-    pair is both the default and the only binding served.
-
-    A segment the driver cannot bind (:meth:`can_bind_segment`) is skipped.
-    When the offer shares nothing with what the driver serves, the port is
-    left unbound by this driver (another driver may bind it; otherwise
-    Neutron reports ``binding_failed``) and the reason is logged.
-    """
-
-    pref_served: Sequence[ServedLike] | None = None
-    pref_default: ServedLike | None = None
-    pref_binding_status: str | None = None
-
-    def default_binding(self, context: Any, segment: Mapping[str, Any],
-                        ) -> Served | None:
-        if self.pref_default is not None:
-            return as_served(self.pref_default)
-        vif_type = getattr(self, "vif_type", None)
-        if vif_type:
-            return Served(vif_type, dict(getattr(self, "vif_details", {})
-                                         or {}))
-        return None
-
-    def served_bindings(self, context: Any, segment: Mapping[str, Any],
-                        ) -> list[Served]:
-        if self.pref_served is not None:
-            return [as_served(s) for s in self.pref_served]
-        default = self.default_binding(context, segment)
-        return [] if default is None else [default]
-
-    def can_bind_segment(self, context: Any,
-                         segment: Mapping[str, Any]) -> bool:
-        return True
-
-    def bind_port(self, context: Any) -> None:
-        port = context.current
-        vnic_type = port.get(VNIC_TYPE) or "normal"
-        profile = port.get(PROFILE)
-        for segment in context.segments_to_bind:
-            if not self.can_bind_segment(context, segment):
-                continue
-            try:
-                choice = choose(profile,
-                                self.served_bindings(context, segment),
-                                self.default_binding(context, segment),
-                                vnic_type=vnic_type, port_id=port.get("id"))
-            except NoAcceptableBinding as exc:
-                LOG.warning("Port %s not bound by %s on segment %s: %s",
-                            port.get("id"), type(self).__name__,
-                            segment.get("id"), exc)
-                return
-            LOG.debug("Port %s: binding %s (%s)", port.get("id"),
-                      choice.vif_type, choice.reason)
-            context.set_binding(segment["id"], choice.vif_type,
-                                choice.vif_details,
-                                status=self.pref_binding_status)
-            return
 
 
 def parse_served(text: str) -> list[Served]:
