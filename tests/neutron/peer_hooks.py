@@ -1,25 +1,115 @@
 """Setup hooks for running Neutron's own test modules against our drivers.
 
-Called in the child process before the tests load (tests/peer_suite.py):
-each replaces Neutron's stock driver class in its module by ours, so every
-test that instantiates ``mech_openvswitch.OpenvswitchMechanismDriver`` /
-``mech_driver.OVNMechanismDriver`` gets the negotiating subclass.
+Called in the child process before the tests load (tests/peer_suite.py).
+Each replaces Neutron's stock driver class in its module by ours, so every
+test that makes ``mech_openvswitch.OpenvswitchMechanismDriver`` or loads
+the ``ovn`` entry point (which reads ``mech_driver.OVNMechanismDriver``)
+gets the negotiating subclass.
+
+Neutron's tests send no offer, so the plain hooks check that our drivers
+are the stock ones without an offer.  The ``..._with_offer`` hooks also
+put, for the length of each ``bind_port`` call, an offer of every bundled
+catalogue entry into the port's ``binding:profile``, ordered so that the
+first one each stock binding answers is that binding (vhost-user before
+plain OVS, hybrid after it): then every one of Neutron's binding tests runs
+through the whole negotiation (reading the offer, the candidates, the
+choice, the OVN driver's context view) and must still see exactly the
+binding it expects.
 """
 
+from __future__ import annotations
 
-def use_pref_openvswitch() -> None:
+import contextlib
+import copy
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+#: Host order of the offer the ``_with_offer`` hooks send; the remaining
+#: catalogue entries follow in catalogue order.
+STOCK_FIRST = ("ovs-vhostuser", "ovs", "ovs-hybrid", "ovs-direct",
+               "ovs-remote-managed", "agilio-ovs-forwarder")
+
+
+@functools.lru_cache(maxsize=None)
+def _everything_offer(host: str | None) -> dict[str, Any]:
+    """The offer, naming the port's host (the wire format checks it)."""
+    import inspect
+
+    from os_vif_pref import catalogue, offer
+
+    cat = catalogue.load(plugin_choice={})
+    names = list(STOCK_FIRST) + [e.name for e in cat
+                                 if e.name not in STOCK_FIRST]
+    items = [cat.get(n) for n in names]
+    if "host" in inspect.signature(offer.encode).parameters:
+        return offer.encode(items, host=host)
+    return offer.encode(items)
+
+
+@contextlib.contextmanager
+def _offered(context: Any, value: dict[str, Any]) -> Iterator[None]:
+    """``context``'s port carries ``value`` as its offer, then as before."""
+    from os_vif_pref import offer
+
+    if hasattr(context, "_bound_profile"):
+        # The agent drivers' fake (ml2/_test_mech_agent.py) builds a new
+        # ``current`` dict on every read, from this attribute.
+        before = context._bound_profile
+        context._bound_profile = {**(before or {}), offer.KEY: value}
+        try:
+            yield
+        finally:
+            context._bound_profile = before
+        return
+    port = context.current
+    had = "binding:profile" in port
+    before = port.get("binding:profile")
+    port["binding:profile"] = {**(before or {}), offer.KEY: value}
+    try:
+        yield
+    finally:
+        if had:
+            port["binding:profile"] = before
+        else:
+            del port["binding:profile"]
+
+
+def _with_offer(cls: type) -> type:
+    class WithOffer(cls):  # type: ignore[misc, valid-type]
+        def bind_port(self, context: Any) -> None:
+            value = _everything_offer(
+                context.current.get("binding:host_id"))
+            with _offered(context, copy.deepcopy(value)):
+                return super().bind_port(context)
+
+    WithOffer.__name__ = WithOffer.__qualname__ = cls.__name__
+    return WithOffer
+
+
+def use_pref_openvswitch(with_offer: bool = False) -> None:
     from neutron.plugins.ml2.drivers.openvswitch.mech_driver import (
         mech_openvswitch)
 
     from os_vif_pref.neutron.ml2 import openvswitch
 
+    cls: type = openvswitch.PrefOpenvswitchMechanismDriver
     mech_openvswitch.OpenvswitchMechanismDriver = (
-        openvswitch.PrefOpenvswitchMechanismDriver)
+        _with_offer(cls) if with_offer else cls)
 
 
-def use_pref_ovn() -> None:
+def use_pref_openvswitch_with_offer() -> None:
+    use_pref_openvswitch(with_offer=True)
+
+
+def use_pref_ovn(with_offer: bool = False) -> None:
     from neutron.plugins.ml2.drivers.ovn.mech_driver import mech_driver
 
     from os_vif_pref.neutron.ml2 import ovn
 
-    mech_driver.OVNMechanismDriver = ovn.PrefOVNMechanismDriver
+    cls: type = ovn.PrefOVNMechanismDriver
+    mech_driver.OVNMechanismDriver = _with_offer(cls) if with_offer else cls
+
+
+def use_pref_ovn_with_offer() -> None:
+    use_pref_ovn(with_offer=True)

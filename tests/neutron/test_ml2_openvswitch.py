@@ -1,0 +1,233 @@
+"""pref_openvswitch in Neutron's real ML2 plugin, next to the stock driver.
+
+Every case binds a port through the REST API the way Nova does (see
+:mod:`tests.neutron.base`).  :class:`StockTestCase` runs the cases that
+must give the stock result with Neutron's own ``openvswitch`` driver on the
+same agents, so "exactly the stock binding" is measured, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from neutron.plugins.ml2 import models as ml2_models
+from neutron_lib.api.definitions import portbindings
+
+from os_vif_pref import nova, offer
+from tests.neutron import base
+
+FAILED = portbindings.VIF_TYPE_BINDING_FAILED
+
+
+def vhostuser_details(port_id: str) -> dict[str, Any]:
+    """What the stock driver binds on the DPDK agent (dpdkvhostuserclient
+    reported: OVS is the client, QEMU the server)."""
+    return {"port_filter": False, "ovs_hybrid_plug": False,
+            "vhostuser_mode": "server", "vhostuser_ovs_plug": True,
+            "vhostuser_socket": f"{base.VHU_DIR}/vhu{port_id}"[:len(
+                base.VHU_DIR) + 15],
+            "datapath_type": "netdev", "bridge_name": "br-int"}
+
+
+OVS_NETDEV = {"port_filter": True, "ovs_hybrid_plug": False,
+              "datapath_type": "netdev", "bridge_name": "br-int",
+              "connectivity": "l2"}
+#: Neutron 29 defaults [OVS_DRIVER] ovs_create_tap to true (system datapath,
+#: no hybrid plug).
+OVS_SYSTEM = {**OVS_NETDEV, "datapath_type": "system", "ovs_create_tap": True}
+
+
+def binding(port: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    details = dict(port[portbindings.VIF_DETAILS])
+    details.pop(portbindings.VIF_DETAILS_BOUND_DRIVERS, None)
+    return port[portbindings.VIF_TYPE], details
+
+
+class CommonCases:
+    """Cases whose answer is the stock one, for either driver."""
+
+    def test_no_offer_dpdk_host_is_stock_vhostuser(self) -> None:
+        port = self.bind(base.DPDK_HOST)
+        self.assertEqual(("vhostuser", vhostuser_details(port["id"])),
+                         binding(port))
+
+    def test_no_offer_system_host_is_stock_ovs(self) -> None:
+        port = self.bind(base.SYSTEM_HOST)
+        self.assertEqual(("ovs", OVS_SYSTEM), binding(port))
+
+    def _refused(self, host: str, profile: Any, **kwargs: Any) -> None:
+        port = self.bind(host, profile, **kwargs)
+        self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
+
+    def _refused_with_and_without_offer(self, host: str,
+                                        **kwargs: Any) -> None:
+        self._refused(host, None, **kwargs)
+        self._refused(host, base.offer_profile(
+            "ovs-vhostuser", "ovs", "ovs-hybrid", "ovs-direct", "macvtap",
+            host=host), **kwargs)
+
+    def test_host_without_agent_refused(self) -> None:
+        self._refused_with_and_without_offer(base.NO_AGENT_HOST)
+
+    def test_dead_agent_refused(self) -> None:
+        self._refused_with_and_without_offer(base.DEAD_HOST)
+
+    def test_vlan_physnet_without_bridge_mapping_refused(self) -> None:
+        net = self.vlan_network("physnet2")
+        self._refused_with_and_without_offer(base.DPDK_HOST, net=net)
+
+    def test_vlan_physnet_with_bridge_mapping_bound(self) -> None:
+        net = self.vlan_network("physnet1")
+        port = self.bind(base.DPDK_HOST, net=net)
+        self.assertEqual("vhostuser", port[portbindings.VIF_TYPE])
+
+    def test_direct_without_switchdev_refused(self) -> None:
+        self._refused_with_and_without_offer(base.SYSTEM_HOST,
+                                             vnic_type="direct")
+
+    def test_macvtap_refused(self) -> None:
+        self._refused_with_and_without_offer(base.SYSTEM_HOST,
+                                             vnic_type="macvtap")
+
+    def test_direct_with_switchdev_is_ovs_offload(self) -> None:
+        port = self.bind(base.SYSTEM_HOST, {"capabilities": ["switchdev"]},
+                         vnic_type="direct")
+        details = dict(OVS_SYSTEM)
+        details.pop("ovs_hybrid_plug")
+        _, got = binding(port)
+        self.assertEqual("ovs", port[portbindings.VIF_TYPE])
+        self.assertEqual("system", got["datapath_type"])
+        self.assertFalse(got.get("ovs_create_tap", False))
+
+    def test_malformed_offer_is_stock(self) -> None:
+        for bad in ({"version": 1, "offer": "not a list"},
+                    {"offer": []}, "{not json", 17,
+                    {"version": 1, "offer": [{"name": "x"}]}):
+            port = self.bind(base.DPDK_HOST, {offer.KEY: bad})
+            self.assertEqual(("vhostuser", vhostuser_details(port["id"])),
+                             binding(port), bad)
+
+    def test_unknown_major_version_is_stock(self) -> None:
+        port = self.bind(base.DPDK_HOST,
+                         {offer.KEY: {"version": 99, "offer": []}})
+        self.assertEqual("vhostuser", port[portbindings.VIF_TYPE])
+
+
+class StockTestCase(CommonCases, base.Ml2BindingTestCase):
+    _mechanism_drivers = ["openvswitch"]
+
+    def test_stock_ignores_the_offer(self) -> None:
+        port = self.bind(base.DPDK_HOST, base.offer_profile("ovs"))
+        self.assertEqual("vhostuser", port[portbindings.VIF_TYPE])
+
+
+class OursTestCase(CommonCases, base.Ml2BindingTestCase):
+    _mechanism_drivers = ["pref_openvswitch"]
+
+    def test_bound_drivers_names_us(self) -> None:
+        port = self.bind(base.DPDK_HOST, base.offer_profile("ovs"))
+        self.assertEqual(
+            {"0": "pref_openvswitch"},
+            port[portbindings.VIF_DETAILS][
+                portbindings.VIF_DETAILS_BOUND_DRIVERS])
+
+    def test_offer_prefers_vhostuser(self) -> None:
+        port = self.bind(base.DPDK_HOST,
+                         base.offer_profile("ovs-vhostuser", "ovs"))
+        self.assertEqual(("vhostuser", vhostuser_details(port["id"])),
+                         binding(port))
+
+    def test_offer_prefers_ovs_on_netdev(self) -> None:
+        port = self.bind(base.DPDK_HOST,
+                         base.offer_profile("ovs", "ovs-vhostuser"))
+        self.assertEqual(("ovs", OVS_NETDEV), binding(port))
+
+    def test_offer_prefers_what_the_agent_cannot_produce(self) -> None:
+        port = self.bind(base.DPDK_HOST, base.offer_profile(
+            "linux-bridge", "vhostuser-fp-ovs", "ovs-hybrid",
+            "ovs-vhostuser", "ovs"))
+        self.assertEqual(("vhostuser", vhostuser_details(port["id"])),
+                         binding(port))
+
+    def test_nothing_servable_is_binding_failed(self) -> None:
+        with self.assertLogs("os_vif_pref.neutron.ml2.hook",
+                             "WARNING") as logs:
+            port = self.bind(base.DPDK_HOST, base.offer_profile(
+                "linux-bridge", "tap", "ovs-hybrid"))
+        self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
+        text = "\n".join(logs.output)
+        for word in ("linux-bridge=bridge", "tap=tap", "ovs-hybrid=ovs",
+                     "vhostuser(", "ovs(", "pref_openvswitch"):
+            self.assertIn(word, text)
+
+    def test_hybrid_stays_the_agents(self) -> None:
+        # A native-firewall agent: the host's first choice (hybrid) is not
+        # a binding this agent can give, its second is.
+        port = self.bind(base.SYSTEM_HOST,
+                         base.offer_profile("ovs-hybrid", "ovs",
+                                            host=base.SYSTEM_HOST))
+        self.assertEqual(("ovs", OVS_SYSTEM), binding(port))
+        port = self.bind(base.SYSTEM_HOST,
+                         base.offer_profile("ovs-hybrid",
+                                            host=base.SYSTEM_HOST))
+        self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
+
+    def test_direct_switchdev_needs_a_direct_item(self) -> None:
+        port = self.bind(base.SYSTEM_HOST, base.offer_profile(
+            "ovs-direct", host=base.SYSTEM_HOST,
+            capabilities=["switchdev"]), vnic_type="direct")
+        self.assertEqual("ovs", port[portbindings.VIF_TYPE])
+        port = self.bind(base.SYSTEM_HOST, base.offer_profile(
+            "ovs", host=base.SYSTEM_HOST, capabilities=["switchdev"]),
+            vnic_type="direct")
+        self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
+
+    def test_largest_offer_with_nova_sriov_keys_fits(self) -> None:
+        names = [e.name for e in base.CAT]
+        profile = base.offer_profile(*names, **base.NOVA_SRIOV_KEYS)
+        size = len(json.dumps(profile))
+        self.assertLess(size, ml2_models.BINDING_PROFILE_LEN)
+        port = self.bind(base.DPDK_HOST, profile)
+        stored = port[portbindings.PROFILE]
+        self.assertEqual(profile, stored)
+        # The encoder's first servable item on this agent decides.
+        o = offer.decode(stored)
+        first = next(i.name for i in o.items
+                     if i.vif_type in ("vhostuser", "ovs")
+                     and "normal" in i.vnic_types
+                     and i.accepts(i.vif_type, "normal",
+                                   {**OVS_NETDEV} if i.vif_type == "ovs"
+                                   else vhostuser_details(port["id"])))
+        expect = "ovs" if first in ("ovs",) else "vhostuser"
+        self.assertEqual(expect, port[portbindings.VIF_TYPE])
+
+    def test_stale_host_offer_is_stock(self) -> None:
+        if "host" not in offer.Offer.__dataclass_fields__:
+            self.fail("wire format without a host field")
+        with self.assertLogs("os_vif_pref.neutron.choose", "INFO") as logs:
+            port = self.bind(base.DPDK_HOST, base.offer_profile(
+                "ovs", host="the-migration-source"))
+        self.assertEqual(("vhostuser", vhostuser_details(port["id"])),
+                         binding(port))
+        self.assertIn("the-migration-source", "\n".join(logs.output))
+
+    def test_round_trip_nova_vhostuser(self) -> None:
+        profile = base.offer_profile("ovs-vhostuser", "ovs")
+        port = self.bind(base.DPDK_HOST, profile)
+        item = nova.check_binding(port, profile)
+        self.assertEqual("ovs-vhostuser", item.name)
+        vif = nova.to_os_vif(port, offer=profile, network=self.net)
+        self.assertEqual("VIFVHostUser", vif.obj_name())
+        self.assertEqual(vhostuser_details(port["id"])["vhostuser_socket"],
+                         vif.path)
+        self.assertEqual("server", vif.mode)
+
+    def test_round_trip_nova_ovs_on_netdev(self) -> None:
+        profile = base.offer_profile("ovs", "ovs-vhostuser")
+        port = self.bind(base.DPDK_HOST, profile)
+        self.assertEqual("ovs", nova.check_binding(port, profile).name)
+        vif = nova.to_os_vif(port, offer=profile, network=self.net)
+        self.assertEqual("VIFOpenVSwitch", vif.obj_name())
+        self.assertEqual("netdev", vif.port_profile.datapath_type)
+        self.assertEqual("br-int", vif.network.bridge)
