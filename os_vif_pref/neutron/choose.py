@@ -24,7 +24,7 @@ This module is pure (no Neutron import): the ML2 side is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 import dataclasses
 import logging
 from typing import Any, Union

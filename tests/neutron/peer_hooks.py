@@ -19,10 +19,10 @@ binding it expects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import contextlib
 import copy
 import functools
-from collections.abc import Iterator
 from typing import Any
 
 #: Host order of the offer the ``_with_offer`` hooks send; the remaining
@@ -31,7 +31,7 @@ STOCK_FIRST = ("ovs-vhostuser", "ovs", "ovs-hybrid", "ovs-direct",
                "ovs-remote-managed", "agilio-ovs-forwarder")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _everything_offer(host: str | None) -> dict[str, Any]:
     """The offer, naming the port's host (the wire format checks it)."""
     import inspect
@@ -89,7 +89,8 @@ def _with_offer(cls: type) -> type:
 
 def use_pref_openvswitch(with_offer: bool = False) -> None:
     from neutron.plugins.ml2.drivers.openvswitch.mech_driver import (
-        mech_openvswitch)
+        mech_openvswitch,
+    )
 
     from os_vif_pref.neutron.ml2 import openvswitch
 

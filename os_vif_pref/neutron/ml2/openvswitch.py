@@ -43,18 +43,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from neutron_lib.api.definitions import portbindings
-from neutron_lib.callbacks import events
-from neutron_lib.callbacks import registry
-from neutron_lib.callbacks import resources
+from neutron.plugins.ml2.drivers.openvswitch.mech_driver import (
+    mech_openvswitch,
+)
+from neutron.services.trunk.drivers.openvswitch import driver as ovs_trunk
 from neutron_lib import constants
+from neutron_lib.api.definitions import portbindings
+from neutron_lib.callbacks import events, registry, resources
 from neutron_lib.plugins.ml2 import api
 from neutron_lib.plugins.ml2 import ovs_constants as ovs_const
 from oslo_config import cfg
-
-from neutron.plugins.ml2.drivers.openvswitch.mech_driver import (
-    mech_openvswitch)
-from neutron.services.trunk.drivers.openvswitch import driver as ovs_trunk
 
 from os_vif_pref import offer
 from os_vif_pref.neutron.ml2 import hook

@@ -43,17 +43,14 @@ import copy
 import logging
 from typing import Any
 
-from neutron_lib.api.definitions import portbindings
-from neutron_lib.callbacks import events
-from neutron_lib.callbacks import registry
-from neutron_lib.callbacks import resources
-from neutron_lib.plugins import directory
-from oslo_config import cfg
-
 from neutron.common.ovn import constants as ovn_const
 from neutron.plugins.ml2.drivers.ovn.mech_driver import mech_driver
 from neutron.services.pvlan.drivers.ovn import driver as pvlan_driver
 from neutron.services.trunk.drivers.ovn import trunk_driver
+from neutron_lib.api.definitions import portbindings
+from neutron_lib.callbacks import events, registry, resources
+from neutron_lib.plugins import directory
+from oslo_config import cfg
 
 from os_vif_pref import offer
 from os_vif_pref.neutron.ml2 import hook
