@@ -231,3 +231,51 @@ class OursTestCase(CommonCases, base.Ml2BindingTestCase):
         self.assertEqual("VIFOpenVSwitch", vif.obj_name())
         self.assertEqual("netdev", vif.port_profile.datapath_type)
         self.assertEqual("br-int", vif.network.bridge)
+
+
+class TrunkCases:
+    """Neutron's real trunk plugin: parent bound, subports follow it."""
+
+    def get_additional_service_plugins(self) -> dict[str, str]:
+        return {**super().get_additional_service_plugins(),
+                "trunk": "trunk"}
+
+    def test_trunk_subports_follow_the_parent(self) -> None:
+        from neutron_lib import context as n_context
+        from neutron_lib.plugins import directory
+
+        ctx = n_context.get_admin_context()
+        trunks = directory.get_plugin("trunk")
+        self.assertTrue(any(d.is_loaded for d in trunks._drivers))
+        parent = self.make_port()
+        sub = self.make_port()
+        trunk = trunks.create_trunk(ctx, {"trunk": {
+            "port_id": parent["id"], "name": "t", "description": "",
+            "admin_state_up": True, "project_id": parent["project_id"],
+            "sub_ports": [{"port_id": sub["id"], "segmentation_type": "vlan",
+                           "segmentation_id": 101}]}})
+        body = {portbindings.HOST_ID: base.SYSTEM_HOST,
+                "device_owner": "compute:nova", "device_id": "vm",
+                portbindings.PROFILE: base.offer_profile(
+                    "ovs", host=base.SYSTEM_HOST)}
+        bound = self._update("ports", parent["id"], {"port": body},
+                             as_service=True)["port"]
+        self.assertEqual("ovs", bound[portbindings.VIF_TYPE])
+        # The trunk bridge, from the trunk driver's bridge-name callback.
+        self.assertEqual(
+            "tbr-" + trunk["id"][:10],
+            bound[portbindings.VIF_DETAILS][
+                portbindings.VIF_DETAILS_BRIDGE_NAME])
+        self.driver.update_port_status(ctx, parent["id"], "ACTIVE",
+                                       base.SYSTEM_HOST)
+        sub_now = self._show("ports", sub["id"], as_admin=True)["port"]
+        self.assertEqual(base.SYSTEM_HOST, sub_now[portbindings.HOST_ID])
+        self.assertEqual("ovs", sub_now[portbindings.VIF_TYPE])
+
+
+class StockTrunkTestCase(TrunkCases, base.Ml2BindingTestCase):
+    _mechanism_drivers = ["openvswitch"]
+
+
+class OursTrunkTestCase(TrunkCases, base.Ml2BindingTestCase):
+    _mechanism_drivers = ["pref_openvswitch"]

@@ -228,7 +228,7 @@ def test_mixin_follows_the_offer_and_skips_segments() -> None:
 
 
 def test_mixin_nothing_in_common_leaves_unbound(caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron.choose")
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron.ml2.hook")
     ctx = FakePortContext(port(profile_of("linux-bridge")), SEGMENTS)
     OvsLikeDriver().bind_port(ctx)
     assert ctx.bound == []
@@ -248,6 +248,94 @@ def test_mixin_honours_vnic_type() -> None:
     # The agent-style driver serves only its non-hybrid ovs details,
     # which the ovs-direct item (no details match) accepts.
     assert ctx.bound[0][1] == "ovs"
+
+
+class _DriverWithItsOwnBindPort(api.MechanismDriver):
+    def initialize(self) -> None:
+        pass
+
+    def bind_port(self, context: Any) -> None:
+        """Checks of its own, then set_binding."""
+
+
+def test_mixin_refuses_to_replace_a_drivers_own_bind_port() -> None:
+    with pytest.raises(TypeError, match="pref_set_binding"):
+        class Wrapped(neutron.NegotiatingMechanismDriverMixin,
+                      _DriverWithItsOwnBindPort):
+            pass
+
+
+def test_mixin_after_the_driver_keeps_its_bind_port() -> None:
+    class Fine(_DriverWithItsOwnBindPort,
+               neutron.NegotiatingMechanismDriverMixin):
+        pass
+
+    assert Fine.bind_port is _DriverWithItsOwnBindPort.bind_port
+
+
+# --------------------------------------------------------------------------
+# The hook: candidates in, the one to set out
+# --------------------------------------------------------------------------
+
+VHU = neutron.Candidate("vhostuser", {"vhostuser_ovs_plug": True,
+                                      "vhostuser_mode": "server",
+                                      "vhostuser_socket": "/run/vhu1",
+                                      "datapath_type": "netdev"})
+OVS_NETDEV = neutron.Candidate("ovs", {"port_filter": True,
+                                       "ovs_hybrid_plug": False,
+                                       "datapath_type": "netdev"})
+
+
+def test_hook_without_offer_is_the_first_candidate() -> None:
+    c = neutron.select(port(), [VHU, OVS_NETDEV])
+    assert c.fallback and (c.vif_type, c.vif_details) == (
+        "vhostuser", dict(VHU.vif_details))
+
+
+def test_hook_host_order_picks_among_candidates_details_untouched() -> None:
+    c = neutron.select(port(profile_of("ovs", "ovs-vhostuser")),
+                       [VHU, OVS_NETDEV])
+    assert (c.entry, c.vif_type, c.vif_details) == (
+        "ovs", "ovs", dict(OVS_NETDEV.vif_details))
+    c = neutron.select(port(profile_of("linux-bridge", "ovs-vhostuser",
+                                       "ovs")), [VHU, OVS_NETDEV])
+    assert c.entry == "ovs-vhostuser" and c.vif_details["vhostuser_socket"]
+
+
+def test_hook_candidate_missing_a_required_detail_is_not_taken() -> None:
+    no_socket = neutron.Candidate("vhostuser", {"vhostuser_ovs_plug": True})
+    assert neutron.select(port(profile_of("ovs-vhostuser")),
+                          [no_socket]) is None
+
+
+def test_hook_nothing_in_common_is_none_and_says_both(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="os_vif_pref.neutron.ml2.hook")
+    assert neutron.select(port(profile_of("linux-bridge", "tap")),
+                          [VHU, OVS_NETDEV], driver="my_driver",
+                          where="on segment s1") is None
+    text = caplog.text
+    for word in ("my_driver", "on segment s1", "linux-bridge=bridge",
+                 "tap=tap", "vhostuser(", "ovs("):
+        assert word in text
+
+
+def test_hook_malformed_offer_is_the_first_candidate(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    c = neutron.select(port({offer.KEY: {"version": 1, "offer": 5}}),
+                       [VHU, OVS_NETDEV])
+    assert c.fallback and c.vif_type == "vhostuser"
+    assert "ignoring the os_vif_pref offer" in caplog.text
+
+
+def test_hook_set_binding_passes_status_only_when_given() -> None:
+    ctx = FakePortContext(port(profile_of("ovs")), SEGMENTS)
+    assert neutron.set_binding(ctx, "seg-vx", [VHU, OVS_NETDEV]).entry == (
+        "ovs")
+    assert ctx.bound == [("seg-vx", "ovs", dict(OVS_NETDEV.vif_details),
+                          None)]
+    ctx = FakePortContext(port(profile_of("linux-bridge")), SEGMENTS)
+    assert neutron.set_binding(ctx, "seg-vx", [VHU]) is None
+    assert ctx.bound == []
 
 
 # --------------------------------------------------------------------------
