@@ -75,42 +75,85 @@ def _offered(context: Any, value: dict[str, Any]) -> Iterator[None]:
             del port["binding:profile"]
 
 
-def _with_offer(cls: type) -> type:
-    class WithOffer(cls):  # type: ignore[misc, valid-type]
-        def bind_port(self, context: Any) -> None:
-            value = _everything_offer(
-                context.current.get("binding:host_id"))
-            with _offered(context, copy.deepcopy(value)):
-                return super().bind_port(context)
+def _counting(cls: type, with_offer: bool) -> type:
+    """``cls`` counting its instances (and sending the offer if asked)."""
 
-    WithOffer.__name__ = WithOffer.__qualname__ = cls.__name__
-    return WithOffer
+    class Counted(cls):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            _COUNTS["instances"] += 1
+            super().__init__(*args, **kwargs)
+
+        if with_offer:
+            def bind_port(self, context: Any) -> None:
+                # The agent drivers' fake has no binding:host_id (then
+                # nothing checks the offer's host), its agents are "host".
+                value = _everything_offer(
+                    context.current.get("binding:host_id") or "host")
+                with _offered(context, copy.deepcopy(value)):
+                    return super().bind_port(context)
+
+    Counted.__name__ = Counted.__qualname__ = cls.__name__
+    return Counted
 
 
-def use_pref_openvswitch(with_offer: bool = False) -> None:
+_COUNTS = {"instances": 0, "negotiated": 0, "stock": 0, "refused": 0}
+
+
+def _count_choices() -> None:
+    from os_vif_pref.neutron.ml2 import hook
+
+    select = hook.select
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        choice = select(*args, **kwargs)
+        key = ("refused" if choice is None else
+               "stock" if choice.fallback else "negotiated")
+        _COUNTS[key] += 1
+        return choice
+
+    hook.select = counted
+
+
+def _report() -> dict[str, int]:
+    return dict(_COUNTS)
+
+
+def use_pref_openvswitch(with_offer: bool = False) -> Any:
     from neutron.plugins.ml2.drivers.openvswitch.mech_driver import (
         mech_openvswitch,
     )
 
     from os_vif_pref.neutron.ml2 import openvswitch
 
-    cls: type = openvswitch.PrefOpenvswitchMechanismDriver
-    mech_openvswitch.OpenvswitchMechanismDriver = (
-        _with_offer(cls) if with_offer else cls)
+    _count_choices()
+    mech_openvswitch.OpenvswitchMechanismDriver = _counting(
+        openvswitch.PrefOpenvswitchMechanismDriver, with_offer)
+    return _report
 
 
-def use_pref_openvswitch_with_offer() -> None:
-    use_pref_openvswitch(with_offer=True)
+def use_pref_openvswitch_with_offer() -> Any:
+    return use_pref_openvswitch(with_offer=True)
 
 
-def use_pref_ovn(with_offer: bool = False) -> None:
+def use_pref_ovn(with_offer: bool = False) -> Any:
     from neutron.plugins.ml2.drivers.ovn.mech_driver import mech_driver
 
     from os_vif_pref.neutron.ml2 import ovn
 
-    cls: type = ovn.PrefOVNMechanismDriver
-    mech_driver.OVNMechanismDriver = _with_offer(cls) if with_offer else cls
+    _count_choices()
+    mech_driver.OVNMechanismDriver = _counting(ovn.PrefOVNMechanismDriver,
+                                               with_offer)
+    return _report
 
 
-def use_pref_ovn_with_offer() -> None:
-    use_pref_ovn(with_offer=True)
+def use_pref_ovn_with_offer() -> Any:
+    return use_pref_ovn(with_offer=True)
+
+
+def count_stock_ovn() -> Any:
+    """Stock run of the same selection, for the pass counts we compare."""
+    from neutron.plugins.ml2.drivers.ovn.mech_driver import mech_driver
+
+    mech_driver.OVNMechanismDriver = _counting(
+        mech_driver.OVNMechanismDriver, False)
+    return _report

@@ -1,0 +1,80 @@
+"""Neutron's own mechanism-driver test modules, run against our drivers.
+
+Through the shared runner (tests/peer_suite.py): each child replaces
+Neutron's stock driver class by ours before the tests load
+(tests/neutron/peer_hooks.py) and reports how many driver instances it
+made and what the negotiation decided, so a run that silently used the
+stock class cannot pass.  Each suite runs twice: as Neutron wrote it (no
+offer: our drivers must be the stock ones), and with an offer of every
+catalogue entry in every port that is bound (every binding test then goes
+through the whole negotiation and must still get the binding it expects).
+
+The OVN module has 709 tests (~3.3 min on 2 workers, over this suite's CI
+budget); the classes run here are every one that binds ports or exercises
+the driver's start-up (tests/peer_lists/neutron-ovn.txt says which are
+left out and why).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import peer_suite
+
+OVS = ("neutron.tests.unit.plugins.ml2.drivers.openvswitch.mech_driver."
+       "test_mech_openvswitch")
+OVN = "neutron.tests.unit.plugins.ml2.drivers.ovn.mech_driver.test_mech_driver"
+#: The OVN module's classes that bind ports or start the driver.
+OVN_BINDING_CLASSES = [
+    f"{OVN}.TestOVNMechanismDriver",
+    f"{OVN}.TestOVNMechanismDriverSegment",
+    f"{OVN}.TestOVNParentTagPortBinding",
+    f"{OVN}.TestOVNVtepPortBinding",
+    f"{OVN}.TestOVNVVirtualPort",
+    f"{OVN}.TestOVNMechanismDriverPortsV2",
+]
+#: Where an offer changes anything: the tests that call bind_port.
+OVN_BIND_TESTS = [
+    f"{OVN}.TestOVNMechanismDriver",
+    f"{OVN}.TestOVNMechanismDriverSegment",
+]
+HOOKS = "tests.neutron.peer_hooks"
+
+
+def _check(outcomes: peer_suite.Outcomes, hook: str, *, min_ran: int,
+           negotiated: bool) -> None:
+    peer_suite.check(outcomes, min_ran=min_ran)
+    reports = outcomes.report_values(f"{HOOKS}:{hook}")
+    assert reports, outcomes.summary()
+    assert sum(r["instances"] for r in reports) >= 1, reports
+    if negotiated:
+        assert sum(r["negotiated"] for r in reports) >= 10, reports
+    else:
+        assert sum(r["negotiated"] + r["refused"]
+                   for r in reports) == 0, reports
+
+
+@pytest.mark.parametrize("hook,negotiated", [
+    ("use_pref_openvswitch", False),
+    ("use_pref_openvswitch_with_offer", True)])
+def test_neutron_ovs_driver_module(hook: str, negotiated: bool) -> None:
+    outcomes = peer_suite.run("neutron-ovs", [OVS],
+                              setup=f"{HOOKS}:{hook}", shards=2,
+                              timeout=600)
+    _check(outcomes, hook, min_ran=50, negotiated=negotiated)
+
+
+def test_neutron_ovn_driver_module() -> None:
+    hook = "use_pref_ovn"
+    outcomes = peer_suite.run("neutron-ovn", OVN_BINDING_CLASSES,
+                              setup=f"{HOOKS}:{hook}", shards=2,
+                              timeout=900)
+    _check(outcomes, hook, min_ran=340, negotiated=False)
+
+
+def test_neutron_ovn_driver_bind_tests_with_offer() -> None:
+    hook = "use_pref_ovn_with_offer"
+    outcomes = peer_suite.run("neutron-ovn-offer", OVN_BIND_TESTS,
+                              setup=f"{HOOKS}:{hook}", shards=2,
+                              timeout=900)
+    _check(outcomes, hook, min_ran=170, negotiated=True)
