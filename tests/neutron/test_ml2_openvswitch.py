@@ -183,6 +183,15 @@ class OursTestCase(CommonCases, base.Ml2BindingTestCase):
             vnic_type="direct")
         self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
 
+    def test_vdpa_port_follows_the_offer_for_its_vnic_type(self) -> None:
+        port = self.bind(base.SYSTEM_HOST, base.offer_profile(
+            "ovs", "ovs-direct", host=base.SYSTEM_HOST), vnic_type="vdpa")
+        self.assertEqual("ovs", port[portbindings.VIF_TYPE])
+        # An offer with no item for vdpa ports: not this host's binding.
+        port = self.bind(base.SYSTEM_HOST, base.offer_profile(
+            "ovs", "ovs-hybrid", host=base.SYSTEM_HOST), vnic_type="vdpa")
+        self.assertEqual(FAILED, port[portbindings.VIF_TYPE])
+
     def test_largest_offer_with_nova_sriov_keys_fits(self) -> None:
         names = [e.name for e in base.CAT]
         profile = base.offer_profile(*names, **base.NOVA_SRIOV_KEYS)
