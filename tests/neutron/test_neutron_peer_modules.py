@@ -41,8 +41,13 @@ OVN_BIND_TESTS = [
 HOOKS = "tests.neutron.peer_hooks"
 
 
-def _check(outcomes: peer_suite.Outcomes, hook: str, *, min_ran: int,
-           negotiated: bool) -> None:
+def _run_and_check(name: str, targets: list[str], hook: str, *,
+                   min_ran: int, negotiated: bool) -> None:
+    """Run ``targets`` with ``hook``; compare with the list file ``name``;
+    check from the hook's report that our driver class was the one used
+    and whether the negotiation decided anything."""
+    outcomes = peer_suite.run(name, targets, setup=f"{HOOKS}:{hook}",
+                              shards=2, timeout=900)
     peer_suite.check(outcomes, min_ran=min_ran)
     reports = outcomes.report_values(f"{HOOKS}:{hook}")
     assert reports, outcomes.summary()
@@ -58,23 +63,15 @@ def _check(outcomes: peer_suite.Outcomes, hook: str, *, min_ran: int,
     ("use_pref_openvswitch", False),
     ("use_pref_openvswitch_with_offer", True)])
 def test_neutron_ovs_driver_module(hook: str, negotiated: bool) -> None:
-    outcomes = peer_suite.run("neutron-ovs", [OVS],
-                              setup=f"{HOOKS}:{hook}", shards=2,
-                              timeout=600)
-    _check(outcomes, hook, min_ran=50, negotiated=negotiated)
+    _run_and_check("neutron-ovs", [OVS], hook, min_ran=50,
+                   negotiated=negotiated)
 
 
 def test_neutron_ovn_driver_module() -> None:
-    hook = "use_pref_ovn"
-    outcomes = peer_suite.run("neutron-ovn", OVN_BINDING_CLASSES,
-                              setup=f"{HOOKS}:{hook}", shards=2,
-                              timeout=900)
-    _check(outcomes, hook, min_ran=340, negotiated=False)
+    _run_and_check("neutron-ovn", OVN_BINDING_CLASSES, "use_pref_ovn",
+                   min_ran=340, negotiated=False)
 
 
 def test_neutron_ovn_driver_bind_tests_with_offer() -> None:
-    hook = "use_pref_ovn_with_offer"
-    outcomes = peer_suite.run("neutron-ovn-offer", OVN_BIND_TESTS,
-                              setup=f"{HOOKS}:{hook}", shards=2,
-                              timeout=900)
-    _check(outcomes, hook, min_ran=170, negotiated=True)
+    _run_and_check("neutron-ovn-offer", OVN_BIND_TESTS,
+                   "use_pref_ovn_with_offer", min_ran=170, negotiated=True)
