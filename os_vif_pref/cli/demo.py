@@ -100,13 +100,16 @@ class LegacyDriver(_DriverBase):
 
 def neutron_port(network_id: str, profile: Mapping[str, Any] | None,
                  vnic_type: str = "normal") -> dict[str, Any]:
-    """A Neutron port as the server holds it before binding."""
+    """A Neutron port as the server holds it before binding, bound to the
+    host its offer names (Neutron ignores an offer for another host)."""
     b = uuid.uuid4().bytes
+    the_offer, _ = offer.read_offer(profile)
+    host = getattr(the_offer, "host", None) or "demo-host"
     return {
         "id": str(uuid.uuid4()), "network_id": network_id,
         "mac_address": f"fa:16:3e:{b[0]:02x}:{b[1]:02x}:{b[2]:02x}",
         "status": "DOWN", "admin_state_up": True, "fixed_ips": [],
-        "binding:host_id": "demo-host", "binding:vnic_type": vnic_type,
+        "binding:host_id": host, "binding:vnic_type": vnic_type,
         "binding:profile": dict(profile or {}),
         "binding:vif_type": "unbound", "binding:vif_details": {},
     }
