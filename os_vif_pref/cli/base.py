@@ -33,7 +33,7 @@ from os_vif_pref import exceptions
 MIN_WRAPPED = 10
 #: What a long ("wide") column should keep at least before optional columns
 #: are left out to make room for it.
-MIN_WIDE = 40
+MIN_WIDE = 30
 
 
 def target_width(parsed_args: argparse.Namespace,

@@ -3,12 +3,16 @@
 Every step is the code the services run, on a real kernel and a real
 (private, userspace) Open vSwitch:
 
-1. the host computes its preference list and offer (probes included);
-2. a Neutron ML2 mechanism driver using
-   :class:`~os_vif_pref.neutron.NegotiatingMechanismDriverMixin` binds two
-   ports from that offer on an ML2-shaped port context;
-3. the Nova side checks each binding against the offer and converts it to
-   an os-vif object (:func:`~os_vif_pref.nova.to_os_vif`);
+1. the host computes its preference list and offer (probes included),
+   and Nova's side puts it in the port's ``binding:profile`` the way the
+   Nova integration does (:func:`~os_vif_pref.nova.integration.add_offer`);
+2. real Neutron binds two ports: its ``Ml2Plugin``, in this process on an
+   in-memory sqlite database (:mod:`.demo_neutron`), with our
+   ``pref_openvswitch`` mechanism driver (or the stock ``openvswitch`` one
+   for "an old Neutron") and an Open vSwitch agent registered for this host;
+3. the Nova side checks each binding against the offer stored on the port
+   and converts it to an os-vif object, through the Nova integration's own
+   check-and-convert (:func:`~os_vif_pref.nova.integration.checked_vif`);
 4. ``os_vif.plug()`` plugs both through our plugins and the privsep daemon
    (a Linux bridge, or the OVS netdev bridge), each VIF's device standing
    for a guest whose end is in its own network namespace;
@@ -17,9 +21,15 @@ Every step is the code the services run, on a real kernel and a real
    its state before: nothing may be left behind.
 
 Cases: the host's preferred binding is served; it is not, so the second is
-chosen; an old Neutron (no offer support) answers its default; Neutron
-answers a type outside the offer, which Nova refuses with
-``BindingNotAcceptable`` before anything is plugged.
+chosen; an old Neutron (no offer support) answers its default; an old Nova
+sends no offer; Neutron answers a type outside the offer, which Nova refuses
+(``OfferRefused``, a ``PortBindingFailed``) before anything is plugged.
+
+Without Neutron installed, step 2 runs on an ML2-shaped port context with
+drivers using :class:`~os_vif_pref.neutron.NegotiatingMechanismDriverMixin`
+and step 3 calls :func:`~os_vif_pref.nova.check_binding` and
+:func:`~os_vif_pref.nova.to_os_vif` directly; the output says which path
+ran.
 
 Needs root (namespaces, ``sudo privsep-helper``) and the Open vSwitch
 binaries (openvswitch-switch); it starts and stops everything itself and
@@ -36,6 +46,7 @@ import logging
 import shutil
 import tempfile
 import time
+import types
 from typing import Any
 import uuid
 
@@ -58,6 +69,7 @@ except ImportError:  # pragma: no cover - neutron-lib is a test dependency
 #: bridge (everything else usable follows in catalogue order).
 PREFERENCE_ORDER = ["ovs", "linux-bridge"]
 INT_BRIDGE = "br-int"
+LOG = logging.getLogger(__name__)
 NETWORK_MTU = 1400
 SEGMENTS = [{"id": "seg-demo", "network_type": "vxlan",
              "physical_network": None, "segmentation_id": 1001}]
@@ -99,17 +111,17 @@ class LegacyDriver(_DriverBase):
 
 
 def neutron_port(network_id: str, profile: Mapping[str, Any] | None,
-                 vnic_type: str = "normal") -> dict[str, Any]:
-    """A Neutron port as the server holds it before binding, bound to the
-    host its offer names (Neutron ignores an offer for another host)."""
+                 vnic_type: str = "normal", host: str | None = None
+                 ) -> dict[str, Any]:
+    """A Neutron port as the server holds it before binding, for ``host``
+    (default: this one, which the host's offer names)."""
     b = uuid.uuid4().bytes
-    the_offer, _ = offer.read_offer(profile)
-    host = getattr(the_offer, "host", None) or "demo-host"
     return {
         "id": str(uuid.uuid4()), "network_id": network_id,
         "mac_address": f"fa:16:3e:{b[0]:02x}:{b[1]:02x}:{b[2]:02x}",
         "status": "DOWN", "admin_state_up": True, "fixed_ips": [],
-        "binding:host_id": host, "binding:vnic_type": vnic_type,
+        "binding:host_id": host or preference.default_host(),
+        "binding:vnic_type": vnic_type,
         "binding:profile": dict(profile or {}),
         "binding:vif_type": "unbound", "binding:vif_details": {},
     }
@@ -153,19 +165,41 @@ def _links() -> dict[str, tuple[Any, ...]]:
 class Sandbox:
     """A network namespace with a private OVS, os-vif and our options set
     for the demo, guest namespaces on demand; all undone by :meth:`close`.
+
+    ``real_neutron``: also start real Neutron's ML2 plugin (a child
+    process, :mod:`.demo_neutron`) and switch the Nova integration on for
+    this host, when both are installed (``neutron_problem`` says why not).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, real_neutron: bool = False) -> None:
         self._stack = contextlib.ExitStack()
         self.ovs: Any = None
         self.guests: list[str] = []
         self.lock_dir: str | None = None
+        self.want_neutron = real_neutron
+        #: Real Neutron in this process (None: the ML2-shaped fallback,
+        #: ``neutron_problem`` says why).
+        self.neutron: Any = None
+        self.neutron_problem: str | None = "not asked for"
+        self.host = preference.default_host()
+        self._overridden: set[str] = set()
+        self._case_end: list[Callable[[], Any]] = []
+        self._warm: tuple[Any, Any] | None = None
 
     def open(self) -> Sandbox:
         from os_vif_pref.testing import conformance
         from os_vif_pref.testing import privsep as privsep_testing
 
         try:
+            if self.want_neutron:
+                self.neutron_problem = real_path_problem()
+            if self.neutron_problem is None:
+                # Started first: it imports Neutron while the rest starts.
+                from os_vif_pref.cli import demo_neutron
+
+                self.neutron = self._stack.enter_context(
+                    demo_neutron.NeutronProcess(bridge=INT_BRIDGE,
+                                                mtu=NETWORK_MTU))
             privsep_testing.configure()
             os_vif.initialize()
             self.ovs = self._stack.enter_context(
@@ -176,18 +210,68 @@ class Sandbox:
             self._override("os_vif_pref", "preference_order",
                            PREFERENCE_ORDER)
             self._override("os_vif_pref", "integration_bridge", INT_BRIDGE)
+            if self.neutron is not None:
+                self._start_nova_integration()
         except BaseException:
             self.close()
             raise
         return self
 
+    def _start_nova_integration(self) -> None:
+        from os_vif_pref.nova import integration
+
+        # What nova-compute does at start with the option on (the runtime
+        # hooks into Nova's own functions are not needed: the demo calls
+        # the hook functions where Nova would).
+        if not integration.switch_on(hosts=[self.host], install=False,
+                                     refresh_interval=0):
+            raise StepFailed("the Nova integration did not switch on")
+        self._stack.callback(integration.switch_off)
+
+    def warm(self, integration: Any, options: Any) -> Any:
+        """The integration's preference list for these case options
+        (computed again only when they change, as the refresher would)."""
+        if self._warm is None or self._warm[0] != options:
+            self._warm = (options, integration.warm(self.host))
+        return self._warm[1]
+
+    def on_case_end(self, fn: Callable[[], Any]) -> None:
+        """Undo something at the end of the current case."""
+        self._case_end.append(fn)
+
+    def end_case(self) -> None:
+        while self._case_end:
+            fn = self._case_end.pop()
+            try:
+                fn()
+            except Exception as exc:  # reported, never hides the result
+                LOG.warning("demo: cleanup step failed: %s", exc)
+
+    @contextlib.contextmanager
+    def options(self, **values: Any) -> Iterator[None]:
+        """``[os_vif_pref]`` options for one case, then back."""
+        group = cfg.CONF.os_vif_pref
+        saved = {k: group[k] for k in values}
+        try:
+            for key, value in values.items():
+                cfg.CONF.set_override(key, value, group="os_vif_pref")
+            yield
+        finally:
+            for key, value in saved.items():
+                if key in self._overridden:     # the sandbox's own value
+                    cfg.CONF.set_override(key, value, group="os_vif_pref")
+                else:
+                    cfg.CONF.clear_override(key, group="os_vif_pref")
+
     def _override(self, group: str, key: str, value: Any) -> None:
         cfg.CONF.set_override(key, value, group=group)
+        self._overridden.add(key)
         self._stack.callback(cfg.CONF.clear_override, key, group=group)
 
     def close(self) -> None:
         from pyroute2 import netns
 
+        self.end_case()
         for name in self.guests:
             with contextlib.suppress(OSError):
                 netns.remove(name)
@@ -274,6 +358,21 @@ class Sandbox:
 # Cases
 
 
+@dataclasses.dataclass(frozen=True)
+class RealNeutron:
+    """How a case runs on real Neutron."""
+
+    #: ``[ml2] mechanism_drivers``: ours, or the stock one (an old Neutron).
+    driver: str
+    #: What the host's Open vSwitch agent reports (demo_neutron.AGENTS).
+    agent: str
+    #: Catalogue entry Nova must end up plugging; None: Nova must refuse.
+    expect: str | None
+    title: str
+    #: ``[os_vif_pref]`` options of the host for this case.
+    options: tuple[tuple[str, Any], ...] = ()
+
+
 @dataclasses.dataclass
 class Case:
     name: str
@@ -281,8 +380,13 @@ class Case:
     driver: Callable[[offer.Offer], Any]
     #: Catalogue entry Nova must end up plugging; None: Nova must refuse.
     expect: str | None
+    #: The case on real Neutron.
+    real: RealNeutron
     #: Whether the port carries the host's offer (False: an old Nova).
     send_offer: bool = True
+
+    def expected(self, real: bool) -> str | None:
+        return self.real.expect if real else self.expect
 
 
 def _outside(the_offer: offer.Offer) -> tuple[str, dict[str, Any]]:
@@ -301,27 +405,50 @@ CASES = [
                      neutron.Served("ovs", {"port_filter": True,
                                             "ovs_hybrid_plug": False})],
              default=neutron.Served("bridge", {"port_filter": True})),
-         expect="ovs"),
+         expect="ovs",
+         real=RealNeutron(
+             "pref_openvswitch", "dpdk", "ovs",
+             "a DPDK agent, where stock Neutron binds vhost-user (which "
+             "this host does not offer): the host's preferred ovs is "
+             "served")),
     Case("second", "the preferred binding is not served: the second is "
          "chosen",
          lambda o: NegotiatingDriver(
              served=[neutron.Served("bridge", {"port_filter": True})],
              default=neutron.Served("bridge", {"port_filter": True})),
-         expect="linux-bridge"),
+         expect="linux-bridge",
+         real=RealNeutron(
+             "pref_openvswitch", "netdev", "ovs",
+             "the host prefers ovs-hybrid, the agent does no hybrid "
+             "plugging: the second, ovs, is chosen",
+             options=(("preference_order", ["ovs-hybrid", "ovs"]),))),
     Case("old-neutron", "an old Neutron (no offer support) answers its "
          "default",
          lambda o: LegacyDriver("bridge", {"port_filter": True}),
-         expect="linux-bridge"),
+         expect="linux-bridge",
+         real=RealNeutron(
+             "openvswitch", "netdev", "ovs",
+             "Neutron's stock openvswitch driver ignores the offer and "
+             "binds ovs, which is offered")),
     Case("old-nova", "an old Nova (no offer sent): the driver's default",
          lambda o: NegotiatingDriver(
              served=[neutron.Served("ovs", {"port_filter": True,
                                             "ovs_hybrid_plug": False})],
              default=neutron.Served("ovs", {"port_filter": True,
                                             "ovs_hybrid_plug": False})),
-         expect="ovs", send_offer=False),
+         expect="ovs", send_offer=False,
+         real=RealNeutron(
+             "pref_openvswitch", "netdev", "ovs",
+             "no offer: pref_openvswitch binds exactly as the stock "
+             "driver")),
     Case("outside", "Neutron answers a type outside the offer: refused, "
          "nothing plugged",
-         lambda o: LegacyDriver(*_outside(o)), expect=None),
+         lambda o: LegacyDriver(*_outside(o)), expect=None,
+         real=RealNeutron(
+             "openvswitch", "dpdk", None,
+             "Neutron's stock driver binds vhost-user on a DPDK agent; this "
+             "host does not offer it ([os_vif_pref] disabled): refused",
+             options=(("disabled", ["ovs-vhostuser"]),))),
 ]
 
 
@@ -356,13 +483,97 @@ def _instance() -> objects.instance_info.InstanceInfo:
         project_id="demo")
 
 
-def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
-    """One case, end to end; every step reported, the first failure stops
-    the case (cleanup still runs)."""
-    from os_vif_pref.testing import netns as netns_testing
+def real_path_problem() -> str | None:
+    """None if the demo can bind through real Neutron and convert through
+    the Nova integration here, else why not (then: the fallback)."""
+    from os_vif_pref.cli import demo_neutron
 
-    report.out(f"[{case.name}] {case.title}")
-    before = box.snapshot()
+    problem = demo_neutron.available()
+    if problem is None:
+        try:
+            import nova.exception  # noqa: F401 (the integration's faults)
+        except ImportError as exc:
+            problem = f"nova is not installed ({exc})"
+    return problem
+
+
+class _NovaInstance:
+    """The parts of Nova's Instance the integration reads."""
+
+    def __init__(self) -> None:
+        self.uuid = str(uuid.uuid4())
+        self.host = None
+        self.flavor = types.SimpleNamespace(extra_specs={})
+        self.image_meta: dict[str, Any] = {}
+
+
+def _real_steps(box: Sandbox, case: Case, report: Report
+                ) -> tuple[list[Any], dict[str, Any]] | None:
+    """Steps 1-3 through real Neutron and the Nova integration: the os-vif
+    objects to plug and the network, or None when Nova refused."""
+    from os_vif_pref.nova import faults, integration
+
+    real, host, neutron_ = case.real, box.host, box.neutron
+    report.out(f"  ({real.title})")
+    with box.options(**dict(real.options)):
+        plist = box.warm(integration, real.options)
+        report.check(plist is not None and len(plist.usable) > 0,
+                     "host offer: " + ", ".join(
+                         e.name for e in (plist.usable if plist else ())))
+        inst = _NovaInstance()
+        profile: dict[str, Any] = {}
+        if case.send_offer:
+            profile = integration.add_offer({}, inst, "normal", host)
+            report.check(offer.KEY in profile,
+                         f"Nova sends it in binding:profile "
+                         f"({offer.stored_size(profile)} characters as "
+                         f"Neutron stores it)")
+        else:
+            report.ok("Nova sends no offer (an old Nova)")
+    neutron_.use_driver(real.driver)
+    neutron_.agent(host, real.agent)
+    net = neutron_.network(f"demo-{case.name}")
+    ports: list[dict[str, Any]] = []
+    box.on_case_end(lambda: neutron_.delete_network(net["id"]))
+    box.on_case_end(lambda: neutron_.delete_ports(ports))
+    ports += [neutron_.bind(net["id"], host, profile) for _ in range(2)]
+    p0 = ports[0]
+    report.ok(f"Neutron (ML2 driver {real.driver}, {real.agent} agent) "
+              f"bound both ports: vif_type={p0['binding:vif_type']} "
+              f"vif_details={_short(p0['binding:vif_details'])}")
+    network = {"id": net["id"], "name": net["name"], "mtu": net["mtu"]}
+    nova_vifs = [nova.vif_from_neutron_port(p, network=network)
+                 for p in ports]
+    if real.expect is None:
+        _expect_refusals(report, lambda v: integration.checked_vif(v, inst),
+                         nova_vifs, faults.OfferRefused)
+        return None
+    stored = offer.decode(p0["binding:profile"])
+    if stored is not None:
+        items = [nova.check_binding(p, stored) for p in ports]
+        report.check(all(i is not None and i.name == real.expect
+                         for i in items),
+                     f"Nova: both bindings are the offered {real.expect!r}"
+                     f" (rank {stored.names().index(real.expect) + 1} of "
+                     f"the offer stored on the port)")
+    objs = [integration.checked_vif(vif, inst) for vif in nova_vifs]
+    if stored is not None:
+        report.check(all(o is not None for o in objs),
+                     "the integration converted both bindings")
+        return objs, network
+    report.check(objs == [None, None],
+                 "Nova: no offer stored on the port: the integration leaves "
+                 "both to stock Nova (as today)")
+    # Stock Nova converts these; the catalogue's converter without an offer
+    # does the same, naming the plugin that can reach the sandbox's OVS.
+    return [nova.to_os_vif(p, offer=None, network=network)
+            for p in ports], network
+
+
+def _fallback_steps(box: Sandbox, case: Case, report: Report
+                    ) -> tuple[list[Any], dict[str, Any]] | None:
+    """Steps 1-3 without Neutron installed: an ML2-shaped port context and
+    the Nova side's check and conversion called directly."""
     _plist, the_offer = box.host_offer()
     report.check(len(the_offer) > 0,
                  f"host offer: {', '.join(the_offer.names())}")
@@ -371,7 +582,8 @@ def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
     profile = ({offer.KEY: offer.encode(the_offer)} if case.send_offer
                else {})
     driver = case.driver(the_offer)
-    ports = [bind(driver, neutron_port(network["id"], profile))
+    ports = [bind(driver, neutron_port(network["id"], profile,
+                                       host=box.host))
              for _ in range(2)]
     p0 = ports[0]
     report.ok(f"Neutron bound both ports: vif_type="
@@ -379,17 +591,9 @@ def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
               f"{p0['binding:vif_details']}")
     nova_offer = the_offer if case.send_offer else None
     if case.expect is None:
-        for port in ports:
-            try:
-                nova.check_binding(port, nova_offer)
-            except nova.BindingNotAcceptable as exc:
-                report.ok(f"Nova refused it: {str(exc)[:160]}...")
-            else:
-                report.check(False, "Nova accepted a binding outside the "
-                                    "offer")
-        report.check(box.snapshot() == before, "nothing was plugged")
-        return
-    vifs = []
+        _expect_refusals(report, lambda p: nova.check_binding(p, nova_offer),
+                         ports, nova.BindingNotAcceptable)
+        return None
     items = [nova.check_binding(port, nova_offer) for port in ports]
     if nova_offer is not None:
         report.check(all(i is not None and i.name == case.expect
@@ -397,50 +601,104 @@ def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
                      f"Nova: both bindings are the offered {case.expect!r}")
     else:
         report.ok("Nova: no offer was sent, nothing to check (as today)")
-    for port in ports:
-        vifs.append(nova.to_os_vif(port, offer=nova_offer, network=network))
-    report.ok(f"converted: {vifs[0].obj_name()} (plugin {vifs[0].plugin}, "
-              f"version {vifs[0].VERSION})")
-    guests: list[str] = []
-    plugged: list[Any] = []
-    bridges = set()
-    inst = _instance()
+    return [nova.to_os_vif(port, offer=nova_offer, network=network)
+            for port in ports], network
+
+
+def _expect_refusals(report: Report, check: Callable[[Any], Any],
+                     bindings: Sequence[Any],
+                     refusal: type[Exception]) -> None:
+    """Nova must refuse every one of ``bindings`` with ``refusal``."""
+    for binding in bindings:
+        try:
+            check(binding)
+        except refusal as exc:
+            report.ok(f"Nova refused it: {str(exc)[:160]}...")
+        else:
+            report.check(False, "Nova accepted a binding outside the offer")
+
+
+def _short(details: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k != "bound_drivers"}
+
+
+def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
+    """One case, end to end; every step reported, the first failure stops
+    the case (cleanup still runs)."""
+    from os_vif_pref.testing import netns as netns_testing
+
+    report.out(f"[{case.name}] {case.title}")
+    before = box.snapshot()
     try:
-        for i, vif in enumerate(vifs):
-            guests.append(box.attach_guest(vif, f"10.251.{n}.{i + 1}/24"))
-            os_vif.plug(vif, inst)
-            plugged.append(vif)
-        links = _links()
-        for vif in vifs:
-            if isinstance(vif, objects.vif.VIFOpenVSwitch):
-                report.check(vif.vif_name in box.ovs_ports(),
-                             f"{vif.vif_name} is a port of {INT_BRIDGE}")
-            else:
-                bridges.add(vif.bridge_name)
-                report.check(links[vif.vif_name][1] == vif.bridge_name,
-                             f"{vif.vif_name} is a port of Linux bridge "
-                             f"{vif.bridge_name}")
-        got = netns_testing.ping(guests[0], f"10.251.{n}.2", count=3)
-        report.check(got == 3, f"guest 1 -> guest 2: {got}/3 echo replies")
-        got = netns_testing.ping(guests[1], f"10.251.{n}.1", count=3)
-        report.check(got == 3, f"guest 2 -> guest 1: {got}/3 echo replies")
+        steps = _real_steps if box.neutron is not None else _fallback_steps
+        got = steps(box, case, report)
+        if got is None:
+            report.check(box.snapshot() == before, "nothing was plugged")
+            return
+        vifs, _network = got
+        report.ok(f"converted: {vifs[0].obj_name()} (plugin "
+                  f"{vifs[0].plugin}, version {vifs[0].VERSION})")
+        guests: list[str] = []
+        plugged: list[Any] = []
+        bridges = set()
+        inst = _instance()
+        try:
+            for i, vif in enumerate(vifs):
+                guests.append(box.attach_guest(vif,
+                                               f"10.251.{n}.{i + 1}/24"))
+                os_vif.plug(vif, inst)
+                plugged.append(vif)
+            links = _links()
+            for vif in vifs:
+                if isinstance(vif, objects.vif.VIFOpenVSwitch):
+                    report.check(vif.vif_name in box.ovs_ports(),
+                                 f"{vif.vif_name} is a port of "
+                                 f"{INT_BRIDGE}")
+                else:
+                    bridges.add(vif.bridge_name)
+                    report.check(links[vif.vif_name][1] == vif.bridge_name,
+                                 f"{vif.vif_name} is a port of Linux bridge "
+                                 f"{vif.bridge_name}")
+            got_n = netns_testing.ping(guests[0], f"10.251.{n}.2", count=3)
+            report.check(got_n == 3,
+                         f"guest 1 -> guest 2: {got_n}/3 echo replies")
+            got_n = netns_testing.ping(guests[1], f"10.251.{n}.1", count=3)
+            report.check(got_n == 3,
+                         f"guest 2 -> guest 1: {got_n}/3 echo replies")
+        finally:
+            for vif in plugged:
+                os_vif.unplug(vif, inst)
+            for vif, ns in zip(vifs, guests, strict=False):
+                box.detach_guest(vif, ns)
+            for bridge in bridges:
+                box.remove_network(bridge)
+        after = box.snapshot()
+        report.check(after == before, "unplugged; nothing left behind")
     finally:
-        for vif in plugged:
-            os_vif.unplug(vif, inst)
-        for vif, ns in zip(vifs, guests, strict=False):
-            box.detach_guest(vif, ns)
-        for bridge in bridges:
-            box.remove_network(bridge)
-    after = box.snapshot()
-    report.check(after == before, "unplugged; nothing left behind")
+        box.end_case()
 
 
-def run(cases: Sequence[Case], out: Callable[[str], None] = print
-        ) -> Report:
+def describe_path(box: Sandbox) -> list[str]:
+    """Which path the demo runs, for its output."""
+    if box.neutron is not None:
+        return [f"neutron: real ML2 plugin (neutron "
+                f"{box.neutron.wait_ready()}, in a child process, sqlite), "
+                "drivers pref_openvswitch / openvswitch, an Open vSwitch "
+                f"agent for host {box.host}",
+                "nova: the Nova integration's add_offer and checked_vif"]
+    return [f"neutron: ML2-shaped port context (fallback: "
+            f"{box.neutron_problem})",
+            "nova: check_binding and to_os_vif called directly"]
+
+
+def run(cases: Sequence[Case], out: Callable[[str], None] = print, *,
+        real_neutron: bool = True) -> Report:
     report = Report(out=out)
     start = time.monotonic()
-    with Sandbox() as box:
+    with Sandbox(real_neutron=real_neutron) as box:
         out(f"sandbox: private OVS at {box.ovs.connection}")
+        for line in describe_path(box):
+            out(line)
         for n, case in enumerate(cases, start=1):
             try:
                 run_case(box, case, report, n)
@@ -463,6 +721,10 @@ class Demo(command.Command):
         parser.add_argument(
             "--case", action="append", choices=[c.name for c in CASES],
             help="Run only this case (repeatable); default: all.")
+        parser.add_argument(
+            "--ml2-context", action="store_true",
+            help="Bind on an ML2-shaped port context even when Neutron is "
+                 "installed (the path taken without it).")
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -486,7 +748,8 @@ class Demo(command.Command):
             self.app.stdout.flush()
 
         try:
-            report = run(cases, out)
+            report = run(cases, out,
+                         real_neutron=not parsed_args.ml2_context)
         except (exceptions.OsVifPrefException, OSError,
                 private_ovs.PrivateOVSError) as exc:
             self.app.stderr.write(f"error: {exc}\n")

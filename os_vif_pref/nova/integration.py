@@ -497,14 +497,14 @@ def check_bound_port(port: Mapping[str, Any], instance: Any = None) -> None:
     the_offer = _stored_offer(port.get("binding:profile"), port.get("id"))
     if the_offer is None or not _ours(the_offer):
         return
-    from os_vif_pref.nova import check, faults
+    from os_vif_pref.nova import convert, faults
 
     exc = faults.OfferNotServed(
         port_id=port.get("id"),
         host=the_offer.host or port.get("binding:host_id"),
         offered=", ".join(the_offer.names()) or "nothing")
     LOG.error("os-vif-pref: %s (offered in full: %s)", exc,
-              check._describe_offer(the_offer))
+              convert._describe_offer(the_offer))
     if instance is not None:
         _record(instance, exc)
     raise exc
@@ -543,13 +543,12 @@ def checked_vif(vif: Mapping[str, Any], instance: Any,
         return None
     if the_offer is None:
         return None
-    from os_vif_pref import nova as nova_pkg
-    from os_vif_pref.nova import check, faults
+    from os_vif_pref.nova import convert, faults
 
     ours = _ours(the_offer)
     try:
-        check.check_binding(dict(vif), the_offer)
-    except check.BindingNotAcceptable as exc:
+        convert.check_binding(dict(vif), the_offer)
+    except convert.BindingNotAcceptable as exc:
         if not ours:
             # Another host's offer: this one's to enforce, not ours (it
             # may be a source's offer a stock conductor copied).
@@ -560,7 +559,7 @@ def checked_vif(vif: Mapping[str, Any], instance: Any,
         # Nova keeps 255 characters of a fault: names first, the full
         # description (details of both sides) goes to the log.
         offered = ", ".join(the_offer.names()) or "nothing"
-        if vif.get("type") in nova_pkg.NOT_BOUND:
+        if vif.get("type") in convert.NOT_BOUND:
             err: Exception = faults.OfferNotServed(
                 port_id=port_id, host=the_offer.host
                 or getattr(instance, "host", None), offered=offered)

@@ -1,5 +1,6 @@
 """The whole path as one, for real: the host's offer, an ML2 mechanism
-driver binding from it on an ML2-shaped port context, Nova checking and
+driver binding from it (real Neutron's ML2 plugin in the demo command; an
+ML2-shaped port context in the tests below), Nova checking and
 converting the binding, our plugins plugging it through the privsep daemon
 into a Linux bridge or the OVS netdev bridge, traffic between two guests,
 and unplug leaving nothing behind.
@@ -202,13 +203,33 @@ def test_offer_nothing_servable_leaves_port_unbound_and_refused(box, clean):
 
 
 def test_demo_command_runs_every_case_and_exits_0(test_netns):
+    """Through real Neutron (installed here): its ML2 plugin with our
+    driver, and the Nova integration's check-and-convert."""
     exe = os.path.join(sys.prefix, "bin", "os-vif-pref")
     proc = subprocess.run([exe, "demo"], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "neutron: real ML2 plugin (neutron 29." in proc.stdout
+    assert "nova: the Nova integration's add_offer and checked_vif" in \
+        proc.stdout
     for case in demo.CASES:
         assert f"[{case.name}]" in proc.stdout
     assert "FAIL" not in proc.stdout
     assert "all steps held (0 failure(s)" in proc.stdout
     assert proc.stdout.count("nothing left behind") == sum(
-        1 for c in demo.CASES if c.expect is not None)
+        1 for c in demo.CASES if c.real.expect is not None)
+    assert "(ML2 driver pref_openvswitch, dpdk agent) bound both ports: " \
+        "vif_type=ovs" in proc.stdout       # stock would be vhost-user
+    assert "(rank 2 of the offer stored on the port)" in proc.stdout
+    assert proc.stdout.count("Nova refused it: Neutron bound port") == 2
+
+
+def test_demo_command_fallback_without_real_neutron(test_netns):
+    exe = os.path.join(sys.prefix, "bin", "os-vif-pref")
+    proc = subprocess.run([exe, "demo", "--ml2-context", "--case", "second"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "neutron: ML2-shaped port context (fallback" in proc.stdout
+    assert "Nova: both bindings are the offered 'linux-bridge'" in \
+        proc.stdout
+    assert "all steps held (0 failure(s)" in proc.stdout

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
-#: The repository root (the child imports nothing from it, but keep the
-#: same sys.path as the parent's tests).
-ROOT = Path(__file__).resolve().parents[2]
 
 _CHILD = textwrap.dedent("""
     import json, logging, sys
@@ -68,7 +63,7 @@ CASES = {
 def runs() -> dict[str, tuple[dict, str]]:
     """Every case, started together (each spends seconds importing Nova)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        [os.getcwd(), os.environ.get("PYTHONPATH", "")]))
     procs = {name: subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(**case)], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -15,8 +15,9 @@ from os_vif_pref.cli import demo, main
 from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
+HOST = "demo-host"
 OFFER = offer.from_entries([CAT.get("ovs"), CAT.get("linux-bridge")],
-                           host="demo-host")
+                           host=HOST)
 PROFILE = {offer.KEY: offer.encode(OFFER)}
 
 
@@ -40,7 +41,7 @@ def test_bind_negotiating_driver_follows_the_offer() -> None:
     driver = demo.NegotiatingDriver(
         served=[neutron.Served("bridge", {}), neutron.Served("ovs")],
         default=neutron.Served("bridge", {}))
-    port = demo.bind(driver, demo.neutron_port("net", PROFILE))
+    port = demo.bind(driver, demo.neutron_port("net", PROFILE, host=HOST))
     assert port["binding:vif_type"] == "ovs"
     assert port["binding:vif_details"]["ovs_hybrid_plug"] is False
     assert port["status"] == "ACTIVE"
@@ -48,15 +49,26 @@ def test_bind_negotiating_driver_follows_the_offer() -> None:
 
 def test_bind_legacy_driver_ignores_the_offer() -> None:
     port = demo.bind(demo.LegacyDriver("vrouter", {"x": 1}),
-                     demo.neutron_port("net", PROFILE))
+                     demo.neutron_port("net", PROFILE, host=HOST))
     assert port["binding:vif_type"] == "vrouter"
     assert port["binding:vif_details"] == {"x": 1}
+
+
+def test_offer_for_another_host_is_not_followed() -> None:
+    """Neutron uses an offer only on the host it names (the port's default
+    host is this machine, not the offer's)."""
+    driver = demo.NegotiatingDriver(
+        served=[neutron.Served("bridge", {}), neutron.Served("ovs")],
+        default=neutron.Served("bridge", {}))
+    port = demo.bind(driver, demo.neutron_port("net", PROFILE))
+    assert port["binding:host_id"] != HOST
+    assert port["binding:vif_type"] == "bridge"        # the default
 
 
 def test_bind_unbound_is_binding_failed() -> None:
     driver = demo.NegotiatingDriver(served=[neutron.Served("vrouter")],
                                     default=None)
-    port = demo.bind(driver, demo.neutron_port("net", PROFILE))
+    port = demo.bind(driver, demo.neutron_port("net", PROFILE, host=HOST))
     assert port["binding:vif_type"] == "binding_failed"
 
 
@@ -84,3 +96,64 @@ def test_demo_refuses_to_start_without_ovs(monkeypatch) -> None:
     rc = app.run(["demo"])
     assert rc == 2
     assert "missing Open vSwitch binaries" in err.getvalue()
+
+
+# --------------------------------------------------------------------------
+# The real-Neutron path: Neutron's Ml2Plugin in the demo's child process
+
+
+def test_cases_on_real_neutron_use_real_drivers_and_agents() -> None:
+    from os_vif_pref.cli import demo_neutron
+
+    assert demo.real_path_problem() is None     # Neutron and Nova are here
+    for case in demo.CASES:
+        assert case.real.driver in {"pref_openvswitch", "openvswitch"}
+        assert case.real.agent in demo_neutron.AGENTS
+        assert case.expected(True) == case.real.expect
+        assert case.expected(False) == case.expect
+    # Stock Neutron ("an old Neutron") appears, and so does ours.
+    assert {c.real.driver for c in demo.CASES} == {"pref_openvswitch",
+                                                   "openvswitch"}
+
+
+def test_real_ml2_binds_from_the_offer_like_nova_asks() -> None:
+    """The demo's Neutron is Neutron: its ML2 plugin, our driver, an OVS
+    agent reporting DPDK, ports bound as Nova binds them."""
+    from os_vif_pref.cli import demo_neutron
+
+    host = HOST
+    the_offer = offer.from_entries([CAT.get("ovs"), CAT.get("ovs-hybrid")],
+                                   host=host)
+    profile = {offer.KEY: offer.encode(the_offer)}
+    with demo_neutron.NeutronProcess(mtu=1400) as n:
+        assert n.wait_ready().split(".")[0].isdigit()
+        n.use_driver("pref_openvswitch")
+        n.agent(host, "dpdk")
+        net = n.network("t")
+        assert net["mtu"] == 1400 and net["provider:network_type"] == "vxlan"
+        port = n.bind(net["id"], host, profile)
+        # Stock would bind vhost-user here; the host asked for ovs first.
+        assert port["binding:vif_type"] == "ovs"
+        details = port["binding:vif_details"]
+        assert details["datapath_type"] == "netdev"
+        assert details["bridge_name"] == "br-int"
+        assert offer.decode(port["binding:profile"]) == offer.decode(profile)
+        assert n.bind(net["id"], host, None)["binding:vif_type"] == \
+            "vhostuser"                                   # no offer: stock
+        # Neutron's own driver ignores the offer.
+        n.use_driver("openvswitch")
+        stock = n.bind(net["id"], host, profile)
+        assert stock["binding:vif_type"] == "vhostuser"
+        assert stock["binding:vif_details"]["vhostuser_socket"]
+        with pytest.raises(demo_neutron.NeutronFailed,
+                           match="delete_network: .*NetworkInUse"):
+            n.delete_network(net["id"])
+        n.delete_ports([port, stock])
+    assert n.proc is None
+
+
+def test_describe_path_says_which_path_ran() -> None:
+    box = demo.Sandbox(real_neutron=False)
+    lines = demo.describe_path(box)
+    assert "ML2-shaped port context (fallback: not asked for)" in lines[0]
+    assert "check_binding and to_os_vif" in lines[1]
