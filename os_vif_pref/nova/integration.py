@@ -197,9 +197,13 @@ def warm(host: str, prober: Any = None) -> preference.PreferenceList | None:
     return plist
 
 
-def _refresh_loop(interval: float) -> None:
-    while not _state.stop.wait(interval):
-        for host in list(_state.plists):
+def _refresh_loop(state: _State, interval: float) -> None:
+    """Recompute every served host's list until ``state`` is switched off
+    (a list computed as it is switched off is dropped with it)."""
+    while not state.stop.wait(interval):
+        for host in list(state.plists):
+            if state is not _state or state.stop.is_set():
+                return
             warm(host)
 
 
@@ -248,7 +252,7 @@ def switch_on(hosts: Iterable[str] | None = None, *,
     if interval and _state.thread is None:
         _state.stop.clear()
         _state.thread = threading.Thread(
-            target=_refresh_loop, args=(float(interval),),
+            target=_refresh_loop, args=(_state, float(interval)),
             name="os-vif-pref-refresh", daemon=True)
         _state.thread.start()
     LOG.info("os-vif-pref: Nova integration switched on for host(s) %s",
