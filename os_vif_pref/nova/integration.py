@@ -302,27 +302,7 @@ def on_plugins_loaded() -> None:
     except Exception as exc:  # unreadable configuration
         LOG.error("os-vif-pref: Nova integration NOT switched on: %s", exc)
         return
-    switch_on(install=not nova_carries_hooks())
-
-
-def nova_carries_hooks() -> bool:
-    """Whether the Nova found carries the ``contrib/nova`` patch.
-
-    Its ``nova/network/binding_preference.py`` calls the hook functions
-    itself: installing the runtime hooks on top would handle every binding
-    twice. Looked up on disk, without importing Nova.
-    """
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("nova")
-    except (ImportError, ValueError):
-        return False
-    if spec is None or not spec.submodule_search_locations:
-        return False
-    return any(os.path.exists(os.path.join(path, "network",
-                                           "binding_preference.py"))
-               for path in spec.submodule_search_locations)
+    switch_on()
 
 
 # --------------------------------------------------------------------------

@@ -65,24 +65,23 @@ def _count(counts: collections.Counter[str],
         setattr(integration, name, counted(name, getattr(integration, name)))
 
 
-def _switch_on(install: bool) -> collections.Counter[str]:
+def _switch_on(counts: collections.Counter[str]) -> None:
     from os_vif_pref.nova import integration
     from tests.nova.harness import OVS_DPDK, CapabilityProber
 
     prober = CapabilityProber(OVS_DPDK)
     if not integration.switch_on(hosts=[], prober_for=lambda host: prober,
-                                 refresh_interval=0, install=install):
+                                 refresh_interval=0):
         raise RuntimeError("the Nova integration refused to switch on "
                            "(see the log above)")
-    counts: collections.Counter[str] = collections.Counter()
     _count(counts, serve_with=prober)
-    return counts
 
 
 def integration_on() -> Callable[[], dict[str, int]]:
     """Switch the integration on for every host, with the runtime hooks
     patching the installed Nova (module docstring)."""
-    counts = _switch_on(install=True)
+    counts: collections.Counter[str] = collections.Counter()
+    _switch_on(counts)
     return lambda: dict(counts)
 
 
@@ -118,9 +117,11 @@ def patched_nova() -> Callable[[], dict[str, Any]]:
 
 
 def patched_nova_integration_on() -> Callable[[], dict[str, Any]]:
-    """On a patched Nova: the integration on for every host, runtime hooks
-    off (the patched code calls the hook functions)."""
+    """On a patched Nova: the integration on for every host, switched on
+    as nova-compute does (``switch_on()``, which must see the patch and
+    install no runtime hooks: the patched code calls the hook functions)."""
     where = _check_patched()
-    counts = _switch_on(install=False)
+    counts: collections.Counter[str] = collections.Counter()
     _count_installs(counts)
+    _switch_on(counts)
     return lambda: {"nova": where, **counts}

@@ -154,39 +154,16 @@ def test_patch_applies_and_only_adds_calls(tmp_path: Path) -> None:
 
 def test_patched_nova_is_detected(tmp_path: Path) -> None:
     # nova-compute on a patched Nova switches on without the runtime hooks.
-    from os_vif_pref.nova import integration
+    from os_vif_pref.nova import hooks
 
-    assert not integration.nova_carries_hooks()  # the installed, stock one
+    assert not hooks.nova_carries_hooks()  # the installed, stock Nova
     patched_copy(tmp_path)
-    code = ("from os_vif_pref.nova import integration; "
-            "print(integration.nova_carries_hooks())")
+    code = ("from os_vif_pref.nova import hooks; "
+            "print(hooks.nova_carries_hooks())")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                          capture_output=True, text=True).stdout
     assert out.strip() == "True"
-
-
-def test_nova_compute_on_patched_nova_does_not_install_runtime_hooks(
-        monkeypatch) -> None:
-    from oslo_config import cfg
-
-    from os_vif_pref.nova import integration
-
-    calls = []
-    monkeypatch.setattr(integration, "_state", integration._State())
-    monkeypatch.setattr(integration, "inside_nova_compute", lambda: True)
-    monkeypatch.setattr(integration, "switch_on",
-                        lambda **kw: calls.append(kw) or True)
-    cfg.CONF.set_override("nova_integration", True, group="os_vif_pref")
-    try:
-        for carries in (True, False):
-            integration._state.tried = False
-            monkeypatch.setattr(integration, "nova_carries_hooks",
-                                lambda carries=carries: carries)
-            integration.on_plugins_loaded()
-    finally:
-        cfg.CONF.clear_override("nova_integration", group="os_vif_pref")
-    assert calls == [{"install": False}, {"install": True}]
 
 
 def test_nova_functional_cases_on_patched_nova(tmp_path: Path) -> None:
