@@ -157,3 +157,22 @@ def test_describe_path_says_which_path_ran() -> None:
     lines = demo.describe_path(box)
     assert "ML2-shaped port context (fallback: not asked for)" in lines[0]
     assert "check_binding and to_os_vif" in lines[1]
+
+
+@pytest.mark.parametrize("argv, real", [(["demo"], True),
+                                        (["demo", "--ml2-context"], False)])
+def test_ml2_context_option_selects_the_fallback(monkeypatch, argv, real):
+    from os_vif_pref.testing import private_ovs
+
+    seen = {}
+
+    def fake_run(cases, out, *, real_neutron):
+        seen["real"] = real_neutron
+        return demo.Report(out=out)
+
+    monkeypatch.setattr(private_ovs, "available", lambda: None)
+    monkeypatch.setattr(demo, "run", fake_run)
+    app = main.OsVifPrefApp()
+    app.stdout, app.stderr = io.StringIO(), io.StringIO()
+    assert app.run(argv) == 0
+    assert seen == {"real": real}
