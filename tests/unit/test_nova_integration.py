@@ -303,3 +303,27 @@ def test_broken_catalogue_leaves_nova_stock() -> None:
                                        _instance()) is None
     finally:
         integration.switch_off()
+
+
+@pytest.mark.parametrize("option, argv0, modules, on", [
+    (True, "/usr/bin/nova-compute", {}, True),
+    (True, "/usr/bin/python3", {"nova.cmd.compute": types.ModuleType("x")},
+     True),
+    (False, "/usr/bin/nova-compute", {}, False),
+    (True, "/usr/bin/neutron-openvswitch-agent", {}, False),
+])
+def test_plugins_loaded_switches_on_only_in_nova_compute(
+        option: bool, argv0: str, modules: dict, on: bool) -> None:
+    from oslo_config import cfg
+
+    cfg.CONF.set_override("nova_integration", option, "os_vif_pref")
+    integration._state.tried = False
+    try:
+        with mock.patch.object(integration, "switch_on") as switch_on, \
+                mock.patch("sys.argv", [argv0]), \
+                mock.patch.dict("sys.modules", modules):
+            integration.on_plugins_loaded()
+            integration.on_plugins_loaded()  # once per process
+        assert switch_on.call_count == (1 if on else 0)
+    finally:
+        cfg.CONF.clear_override("nova_integration", "os_vif_pref")
