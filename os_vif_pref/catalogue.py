@@ -309,6 +309,22 @@ for _tag, _regexp, _first in (
          ["~", "n", "N", ""])):
     _Loader12.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
+
+def _construct_int12(loader: Any, node: Any) -> int:
+    """A 1.2 core-schema integer (``08`` is 8, as yaml-rs reads it; PyYAML's
+    1.1 constructor takes a leading 0 for octal and fails on ``08``)."""
+    value = str(loader.construct_scalar(node))
+    sign = -1 if value.startswith("-") else 1
+    digits = value.lstrip("+-")
+    if digits.startswith("0o"):
+        return sign * int(digits[2:], 8)
+    if digits.startswith("0x"):
+        return sign * int(digits[2:], 16)
+    return sign * int(digits, 10)
+
+
+_Loader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
+
 #: Plain scalars that YAML 1.1 tools (PyYAML, Ansible, yamllint) read as
 #: booleans: ambiguous in a file people edit by hand, so they must be quoted.
 _YAML11_BOOLS = frozenset(

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 from os_vif_pref import catalogue, exceptions
 
@@ -412,3 +413,15 @@ def test_origin_is_located_lazily(tmp_path):
     path = write(tmp_path, "o.yaml", good_file("a", "b"))
     cat = catalogue.load([[path]], strict=True)
     assert cat.get("b").origin == f"{path}:14"
+
+
+def test_slow_path_reads_integers_as_yaml_1_2(tmp_path):
+    """``08`` is the integer 8 in YAML 1.2 (yaml-rs); PyYAML's 1.1
+    constructor took it for octal and raised ValueError (found by
+    hypothesis in test_properties)."""
+    path = tmp_path / "c.yaml"
+    path.write_text("format: 1\nentries: {08: null}\n")
+    cat = catalogue.load([[str(path)]], plugin_choice={})
+    assert cat.errors and not cat.entries  # a schema error, not a crash
+    assert yaml.load("[08, 0o17, 0x1f, -012]",  # noqa: S506 - safe loader
+                     Loader=catalogue._Loader12) == [8, 15, 31, -12]
