@@ -26,7 +26,8 @@ _CHILD = textwrap.dedent("""
     from oslo_config import cfg
     import nova.conf  # noqa: F401  Nova's options ([DEFAULT] host, ...)
     from os_vif_pref.nova import hooks, integration
-    cfg.CONF([], project="nova")
+    cfg.CONF([], project="nova", default_config_files=[],
+             default_config_dirs=[])
     cfg.CONF.set_override("host", "compute-test")
     cfg.CONF.set_override("nova_integration", {option}, "os_vif_pref")
     cfg.CONF.set_override("nova_offer_refresh_interval", 0, "os_vif_pref")
