@@ -19,7 +19,6 @@ import types  # noqa: E402
 from unittest import mock  # noqa: E402
 
 import fixtures  # noqa: E402
-from nova.network import neutron as nova_neutron  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.tests.functional import integrated_helpers  # noqa: E402
 from nova.tests.functional.libvirt import base  # noqa: E402
@@ -304,10 +303,10 @@ class OptionOffTests(_Base):
     def test_stock(self):
         self.assertFalse(integration.enabled())
         self.assertFalse(harness.runtime_hooks_installed())
-        self.assertIs(
-            nova_neutron.API.__dict__["_update_ports_for_instance"],
-            hooks._resolve(hooks._NEUTRON,
-                           "API._update_ports_for_instance")[2])
+        for module, path in hooks.WRAPPERS:
+            func = hooks._resolve(module, path)[2]
+            self.assertFalse(getattr(func, "_os_vif_pref_hook", False),
+                             f"{module}.{path} is wrapped")
         server = self._boot()
         for profile in self._sent_profiles("compute1"):
             self.assertNotIn(offer.KEY, profile or {})
