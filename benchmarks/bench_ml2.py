@@ -116,6 +116,7 @@ def driver_step(repeat: int = 3000) -> dict[str, float]:
     profile = {offer.KEY: offer.encode([base.CAT.get(n) for n in OFFER],
                                        host="host")}
     out = {}
+    logging.disable(logging.DEBUG)  # as in production; the test base logs
     for name, cls in (("openvswitch",
                        mech_openvswitch.OpenvswitchMechanismDriver),
                       ("pref_openvswitch",
@@ -131,6 +132,7 @@ def driver_step(repeat: int = 3000) -> dict[str, float]:
             best = min(best, (time.process_time() - cpu) / repeat * 1e6)
         assert context._bound_vif_type == "vhostuser"
         out[name] = best
+    logging.disable(logging.NOTSET)
     return out
 
 
