@@ -541,8 +541,15 @@ def encode(offer_or_items: Offer | Iterable[ItemLike], *,
             "(%d characters as Neutron stores it; all %d would take %d) and "
             "offer_max_items = %d; left out: %s", host, n, total, budget,
             enc.size(n), total, enc.size(total), max_items,
-            ", ".join(i.name for i in offer.items[n:]))
+            _names(offer.items[n:]))
     return value
+
+
+def _names(items: Iterable[OfferItem], limit: int = 20) -> str:
+    names = [i.name for i in items]
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0
+                                       else "")
 
 
 # --------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_encoder_keeps_the_budget_and_says_what_it_left_out(caplog):
     assert stored(more) > 700
     assert "offer_budget_bytes = 700" in caplog.text
     assert f"left out: {items[len(kept)].name}," in caplog.text
+    assert f"and {len(items) - len(kept) - 20} more" in caplog.text
     # Below the budget nothing is cut and nothing is logged.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger=offer.__name__):
