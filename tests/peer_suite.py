@@ -91,6 +91,9 @@ LISTABLE = tuple(o for o in OUTCOMES if o != "pass") + ("exclude",)
 NEEDS_LINE = frozenset({"fail", "error", "skip", "unexpectedSuccess"})
 #: Lines of a shard's log shown in a report.
 LOG_TAIL_LINES = 40
+#: New failures shown with their traceback's tail; the rest get one line
+#: (a module that no longer imports fails every test the same way).
+DETAILED_FAILURES = 10
 
 
 class PeerListError(ValueError):
@@ -396,12 +399,14 @@ def compare(outcomes: Outcomes, expected: dict[str, Expected], *,
     new = [r for test_id, r in sorted(outcomes.results.items())
            if r.outcome in NEEDS_LINE and test_id not in expected]
     if new:
-        lines = []
-        for result in new:
+        lines = [f"  {len(new)} test(s); tracebacks of the first "
+                 f"{min(len(new), DETAILED_FAILURES)}"]
+        for number, result in enumerate(new):
             lines.append(f"  {result.test_id}: {result.outcome}: "
                          f"{result.reason}")
-            detail = result.detail.strip().splitlines()[-12:]
-            lines.extend(f"      {line}" for line in detail)
+            if number < DETAILED_FAILURES:
+                detail = result.detail.strip().splitlines()[-12:]
+                lines.extend(f"      {line}" for line in detail)
         complaints.append("not listed, and not passing:\n" + "\n".join(lines))
         complaints.append(
             "if intended, list them (replace the reason):\n" + "\n".join(

@@ -278,3 +278,17 @@ def test_pythonpath_entries_go_first(fake: Path) -> None:
     assert outcomes.report_values("fake_hooks:patch") == [
         {"from": "first"}, {"from": "first"}]
     peer_suite.check(outcomes, lst, min_ran=9)
+
+
+def test_many_new_failures_keep_the_report_short(fake: Path,
+                                                  monkeypatch) -> None:
+    monkeypatch.setattr(peer_suite, "DETAILED_FAILURES", 1)
+    outcomes, lst = _run(fake, "", setup=None)
+    with pytest.raises(AssertionError) as exc:
+        peer_suite.check(outcomes, lst, min_ran=9)
+    report = str(exc.value)
+    assert "6 test(s); tracebacks of the first 1" in report
+    # Every new failure is named, only the first with its traceback.
+    assert all(IDS[n] in report for n in
+               ("fail", "error", "skip", "xpass", "patched", "subtest"))
+    assert report.count("Traceback (most recent call last)") == 1
