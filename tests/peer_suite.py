@@ -344,24 +344,20 @@ def _collect(outcomes: Outcomes, shard: int, returncode: int,
             done = True
             outcomes.reports.append(event.get("reports") or {})
     if timed_out:
-        where = f" while running {running}" if running else ""
-        outcomes.problems.append(
-            f"shard {shard}: killed after the {timeout:.0f} s wall clock "
-            f"limit{where}")
-        if running:
-            outcomes.results[running] = TestOutcome(
-                running, "error", f"timeout: shard killed after "
-                f"{timeout:.0f} s", shard=shard)
+        problem = f"killed after the {timeout:.0f} s wall clock limit"
+        reason = f"timeout: shard killed after {timeout:.0f} s"
     elif not done and not any(e.get("event") == "setup_error"
                               for e in events):
-        where = f" during {running}" if running else ""
-        outcomes.problems.append(
-            f"shard {shard}: the child exited with status {returncode}"
-            f"{where} before finishing")
-        if running:
-            outcomes.results[running] = TestOutcome(
-                running, "error", f"the child process died (status "
-                f"{returncode})", shard=shard)
+        problem = f"the child exited with status {returncode}"
+        reason = f"the child process died (status {returncode})"
+    else:
+        return
+    # The test that was running when the child stopped gets the blame.
+    where = f" while running {running}" if running else " before finishing"
+    outcomes.problems.append(f"shard {shard}: {problem}{where}")
+    if running:
+        outcomes.results[running] = TestOutcome(running, "error", reason,
+                                                shard=shard)
 
 
 def compare(outcomes: Outcomes, expected: dict[str, Expected], *,

@@ -56,6 +56,8 @@ class Fake(unittest.TestCase):
                 self.assertLess(i, 2)
 
     def test_hang(self):
+        if os.environ.get("FAKE_CRASH"):
+            os._exit(7)
         if os.environ.get("FAKE_HANG"):
             print("fake peer: hanging now", file=sys.stderr, flush=True)
             time.sleep(60)
@@ -101,6 +103,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (src / "fake_hooks.py").write_text(HOOKS)
     monkeypatch.setenv("PYTHONPATH", str(src))
     monkeypatch.delenv("FAKE_HANG", raising=False)
+    monkeypatch.delenv("FAKE_CRASH", raising=False)
     return tmp_path
 
 
@@ -292,3 +295,13 @@ def test_many_new_failures_keep_the_report_short(fake: Path,
     assert all(IDS[n] in report for n in
                ("fail", "error", "skip", "xpass", "patched", "subtest"))
     assert report.count("Traceback (most recent call last)") == 1
+
+
+def test_child_that_dies_names_the_test(fake: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_CRASH", "1")
+    outcomes, lst = _run(fake, shards=1)
+    assert outcomes.results[IDS["hang"]].outcome == "error"
+    with pytest.raises(AssertionError,
+                       match=f"the child exited with status 7 while running "
+                       f"{IDS['hang']}"):
+        peer_suite.check(outcomes, lst, min_ran=1)
