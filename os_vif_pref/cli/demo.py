@@ -56,7 +56,7 @@ from os_vif import objects
 from oslo_config import cfg
 
 from os_vif_pref import exceptions, neutron, nova, offer, preference
-from os_vif_pref.testing import ml2
+from os_vif_pref.sandbox import ml2_context as ml2
 
 try:  # the [neutron] extra; the mixin itself does not need it
     from neutron_lib.plugins.ml2 import api as ml2_api
@@ -150,10 +150,10 @@ def bind(driver: Any, port: dict[str, Any]) -> dict[str, Any]:
 
 def _links() -> dict[str, tuple[Any, ...]]:
     from os_vif_pref.linux import net
-    from os_vif_pref.testing import conformance
+    from os_vif_pref.sandbox import links
 
     net.flush_deleted()
-    state = conformance.kernel_links()
+    state = links.kernel_links()
     # vswitchd moves the bridge port's MTU in its own time.
     for name in (INT_BRIDGE, "ovs-netdev"):
         if name in state:
@@ -187,8 +187,7 @@ class Sandbox:
         self._warm: tuple[Any, Any] | None = None
 
     def open(self) -> Sandbox:
-        from os_vif_pref.testing import conformance
-        from os_vif_pref.testing import privsep as privsep_testing
+        from os_vif_pref.sandbox import environment, privsep_conf
 
         try:
             if self.want_neutron:
@@ -200,10 +199,10 @@ class Sandbox:
                 self.neutron = self._stack.enter_context(
                     demo_neutron.NeutronProcess(bridge=INT_BRIDGE,
                                                 mtu=NETWORK_MTU))
-            privsep_testing.configure()
+            privsep_conf.configure()
             os_vif.initialize()
             self.ovs = self._stack.enter_context(
-                conformance.private_ovs_environment(bridges=(INT_BRIDGE,)))
+                environment.private_ovs_environment(bridges=(INT_BRIDGE,)))
             self.lock_dir = tempfile.mkdtemp(prefix="ovp-demo-locks-")
             self._stack.callback(shutil.rmtree, self.lock_dir, True)
             self._override("os_vif_pref", "lock_path", self.lock_dir)
@@ -307,9 +306,9 @@ class Sandbox:
         address ``cidr`` (libvirt creates the VIF's device, not os-vif)."""
         from pyroute2 import IPRoute, NetNS, netns
 
-        from os_vif_pref.testing import netns as netns_testing
+        from os_vif_pref.sandbox import netns as sandbox_netns
 
-        ns = netns_testing.unique_name("ovpg")
+        ns = sandbox_netns.unique_name("ovpg")
         netns.create(ns)
         self.guests.append(ns)
         peer = "g" + uuid.uuid4().hex[:8]
@@ -627,7 +626,7 @@ def _short(details: Mapping[str, Any]) -> dict[str, Any]:
 def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
     """One case, end to end; every step reported, the first failure stops
     the case (cleanup still runs)."""
-    from os_vif_pref.testing import netns as netns_testing
+    from os_vif_pref.sandbox import netns as sandbox_netns
 
     report.out(f"[{case.name}] {case.title}")
     before = box.snapshot()
@@ -661,10 +660,10 @@ def run_case(box: Sandbox, case: Case, report: Report, n: int) -> None:
                     report.check(links[vif.vif_name][1] == vif.bridge_name,
                                  f"{vif.vif_name} is a port of Linux bridge "
                                  f"{vif.bridge_name}")
-            got_n = netns_testing.ping(guests[0], f"10.251.{n}.2", count=3)
+            got_n = sandbox_netns.ping(guests[0], f"10.251.{n}.2", count=3)
             report.check(got_n == 3,
                          f"guest 1 -> guest 2: {got_n}/3 echo replies")
-            got_n = netns_testing.ping(guests[1], f"10.251.{n}.1", count=3)
+            got_n = sandbox_netns.ping(guests[1], f"10.251.{n}.1", count=3)
             report.check(got_n == 3,
                          f"guest 2 -> guest 1: {got_n}/3 echo replies")
         finally:
@@ -730,7 +729,7 @@ class Demo(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from os_vif_pref.testing import private_ovs
+        from os_vif_pref.sandbox import ovs as private_ovs
 
         cases = [c for c in CASES
                  if not parsed_args.case or c.name in parsed_args.case]

@@ -38,7 +38,6 @@ Override points (all optional except ``PLUGIN_NAME`` and ``make_vif``):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-import contextlib
 from importlib import metadata
 import itertools
 from typing import Any, ClassVar
@@ -52,9 +51,12 @@ from oslo_config import cfg
 import pytest
 
 from os_vif_pref import catalogue as catalogue_mod
-from os_vif_pref.testing import netns as netns_testing
-from os_vif_pref.testing import private_ovs
-from os_vif_pref.testing import privsep as privsep_testing
+from os_vif_pref.sandbox import environment as sandbox_env
+from os_vif_pref.sandbox.links import kernel_links
+
+#: A namespace with a private OVS and ``pref_ovs`` pointed at it, for the
+#: :meth:`PluginConformance.environment` of an OVS plugin's suite.
+private_ovs_environment = sandbox_env.private_ovs_environment
 
 ENTRY_POINT_GROUP = "os_vif"
 
@@ -83,29 +85,6 @@ _counter = itertools.count(1)
 def unique_suffix() -> str:
     """A short, process-unique suffix for device names (fits IFNAMSIZ)."""
     return f"{next(_counter):x}{uuid.uuid4().hex[:4]}"
-
-
-def kernel_links() -> dict[str, tuple[Any, ...]]:
-    """Links of the calling thread's namespace: name -> observable facts.
-
-    Read over netlink (sysfs may belong to another namespace).  Masters are
-    given by name: ifindexes change when a device is recreated, which is
-    an implementation detail, not a change of state.
-    """
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        msgs = list(ipr.get_links())
-    by_index = {m["index"]: m.get("ifname") for m in msgs}
-    out = {}
-    for m in msgs:
-        out[m.get("ifname")] = (
-            m.get(("linkinfo", "kind")),
-            by_index.get(m.get("master")),
-            m.get("mtu"),
-            bool(m["flags"] & 1),
-        )
-    return out
 
 
 def _vif_classes() -> dict[str, type[objects.vif.VIFBase]]:
@@ -434,46 +413,3 @@ class PluginConformance:
         vif.plugin = self.PLUGIN_NAME + "_no_such_plugin"
         with pytest.raises(osv_exception.NoMatchingPlugin):
             os_vif.plug(vif, self.instance)
-
-
-@contextlib.contextmanager
-def private_ovs_environment(
-    bridges: tuple[str, ...] = ("br-int",), timeout: int = 20,
-) -> Iterator[private_ovs.PrivateOVS]:
-    """A fresh network namespace with a private userspace OVS, and
-    ``pref_ovs`` pointed at it, for the duration of the block.
-
-    The calling process enters the namespace (so the privsep daemon started
-    by the next privileged call, and vswitchd, live there); on exit both
-    daemons stop, the process returns to where it was and the previous
-    ``[os_vif_pref_ovs] ovsdb_connection`` is restored.  Nesting inside
-    another test namespace is fine: the outer one's privsep daemon is
-    stopped first and a new one starts on the next call after the block.
-    """
-    from os_vif_pref.ovs import ovsdb
-    from os_vif_pref.plugins import ovs as ovs_plugin
-
-    os_vif.initialize()
-    group = ovs_plugin.CONFIG_GROUP
-    saved = {key: cfg.CONF[group][key]
-             for key in ("ovsdb_connection", "ovsdb_timeout")}
-    privsep_testing.stop_daemons()
-    ns = netns_testing.TestNetns().open()
-    try:
-        with private_ovs.PrivateOVS(bridges=bridges) as server:
-            cfg.CONF.set_override("ovsdb_connection", server.connection,
-                                  group=group)
-            cfg.CONF.set_override("ovsdb_timeout", timeout, group=group)
-            try:
-                yield server
-            finally:
-                ovsdb.get(server.connection, float(timeout)).close()
-                for key, value in saved.items():
-                    default = cfg.CONF._get_opt_info(key, group)["opt"] \
-                        .default
-                    if value == default:
-                        cfg.CONF.clear_override(key, group=group)
-                    else:
-                        cfg.CONF.set_override(key, value, group=group)
-    finally:
-        ns.close()

@@ -85,7 +85,7 @@ def test_cases_cover_the_issue() -> None:
 
 
 def test_demo_refuses_to_start_without_ovs(monkeypatch) -> None:
-    from os_vif_pref.testing import private_ovs
+    from os_vif_pref.sandbox import ovs as private_ovs
 
     monkeypatch.setattr(private_ovs, "available",
                         lambda: "missing Open vSwitch binaries: ovs-vswitchd")
@@ -162,7 +162,7 @@ def test_describe_path_says_which_path_ran() -> None:
 @pytest.mark.parametrize("argv, real", [(["demo"], True),
                                         (["demo", "--ml2-context"], False)])
 def test_ml2_context_option_selects_the_fallback(monkeypatch, argv, real):
-    from os_vif_pref.testing import private_ovs
+    from os_vif_pref.sandbox import ovs as private_ovs
 
     seen = {}
 

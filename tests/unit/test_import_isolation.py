@@ -24,7 +24,7 @@ HOST_SIDE = ("os_vif_pref.catalogue", "os_vif_pref.probes",
              "os_vif_pref.plugins", "os_vif_pref.privsep",
              "os_vif_pref.preference", "os_vif_pref.linux",
              "os_vif_pref.ovs", "os_vif_pref.testing", "os_vif_pref.nova",
-             "os_vif_pref.cli")
+             "os_vif_pref.cli", "os_vif_pref.sandbox")
 #: Third-party libraries only the host side uses.
 HOST_LIBS = ("yaml", "yaml_rs", "jsonschema", "fastjsonschema", "pyroute2",
              "oslo_privsep", "os_vif", "ovsdbapp")

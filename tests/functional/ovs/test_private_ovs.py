@@ -10,13 +10,14 @@ import sys
 
 import pytest
 
+from os_vif_pref.sandbox import ovs
 from os_vif_pref.testing import private_ovs
 
 pytestmark = pytest.mark.functional
 
 
 def _alive(pid: int) -> bool:
-    return private_ovs._pid_alive(pid)
+    return ovs._pid_alive(pid)
 
 
 def test_start_restart_stop_leaves_nothing(test_netns):
@@ -44,10 +45,11 @@ def test_start_restart_stop_leaves_nothing(test_netns):
     server.stop()                       # idempotent
 
 
-def test_command_line_for_humans(test_netns):
+@pytest.mark.parametrize("module", ["os_vif_pref.testing.private_ovs",
+                                    "os_vif_pref.sandbox.ovs"])
+def test_command_line_for_humans(test_netns, module):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "os_vif_pref.testing.private_ovs",
-         "--bridge", "br-h"],
+        [sys.executable, "-m", module, "--bridge", "br-h"],
         stdout=subprocess.PIPE, text=True)
     try:
         lines = []
