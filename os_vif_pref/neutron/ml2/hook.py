@@ -42,6 +42,8 @@ from typing import Any
 # Names, not the module: the package re-exports the function ``choose``
 # under the submodule's name.
 from os_vif_pref.neutron.choose import (
+    PROFILE,
+    VNIC_TYPE,
     Choice,
     NoAcceptableBinding,
     Served,
@@ -52,8 +54,6 @@ from os_vif_pref.neutron.choose import (
 
 LOG = logging.getLogger(__name__)
 
-PROFILE = "binding:profile"
-VNIC_TYPE = "binding:vnic_type"
 HOST_ID = "binding:host_id"
 
 #: A binding a driver can produce: ``Candidate(vif_type, vif_details)``
