@@ -18,6 +18,10 @@ left out and why).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tests import peer_suite
@@ -38,14 +42,24 @@ OVN_BINDING_CLASSES = [
 
 def ovn_bind_tests() -> list[str]:
     """Where an offer changes anything: the module's ``test_bind*`` tests
-    (the ones that call ``bind_port`` on the driver's fakes)."""
-    from neutron.tests.unit.plugins.ml2.drivers.ovn.mech_driver import (
-        test_mech_driver,
-    )
+    (the ones that call ``bind_port`` on the driver's fakes).
 
-    cls = test_mech_driver.TestOVNMechanismDriver
-    return [f"{OVN}.{cls.__name__}.{name}" for name in sorted(dir(cls))
-            if name.startswith("test_bind")]
+    Listed in a child process: importing ``neutron.tests.unit`` selects
+    oslo.service's threading backend, which this pytest process cannot
+    take once Nova (imported by other test modules) has selected eventlet.
+    """
+    code = (
+        "import json\n"
+        "from neutron.tests.unit.plugins.ml2.drivers.ovn.mech_driver "
+        "import test_mech_driver as m\n"
+        "cls = m.TestOVNMechanismDriver\n"
+        "print(json.dumps(sorted(n for n in dir(cls) "
+        "if n.startswith('test_bind'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         capture_output=True, text=True, timeout=300)
+    names = json.loads(out.stdout.strip().splitlines()[-1])
+    return [f"{OVN}.TestOVNMechanismDriver.{name}" for name in names]
+
 
 HOOKS = "tests.neutron.peer_hooks"
 
