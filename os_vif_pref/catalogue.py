@@ -637,6 +637,9 @@ class ObjectModel:
     fields: frozenset[str]
     #: "vif" (a VIFBase subclass), "port_profile" (VIFPortProfileBase) or "".
     kind: str
+    #: The os-vif classes it derives from, by name (what ``issubclass``
+    #: would say, known without importing os-vif).
+    bases: tuple[str, ...] = ()
 
 
 def _model_key() -> str | None:
@@ -663,10 +666,44 @@ def _model_key() -> str | None:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def _model_cache_path(key: str) -> str:
+def cache_path(filename: str) -> str:
+    """Where os-vif-pref keeps ``filename`` of facts learnt from os-vif:
+    ``$XDG_CACHE_HOME/os-vif-pref`` (default ``~/.cache``).  Callers name
+    the file after everything the facts depend on, so a stale file is
+    never read, only left behind."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
         os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "os-vif-pref", f"os-vif-objects-{key}.json")
+    return os.path.join(base, "os-vif-pref", filename)
+
+
+def read_cache(path: str) -> Any:
+    """The JSON in ``path``, or None when it is missing or unreadable (a
+    broken cache file is recomputed, never an error)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_cache(path: str, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a reader never sees
+    half a file); an unwritable cache is only logged: the facts are then
+    computed every time."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError) as exc:
+        LOG.debug("Cannot write the cache file %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _model_cache_path(key: str) -> str:
+    return cache_path(f"os-vif-objects-{key}.json")
 
 
 def _model_of_classes(classes: Mapping[str, Any]) -> dict[str, ObjectModel]:
@@ -677,15 +714,17 @@ def _model_of_classes(classes: Mapping[str, Any]) -> dict[str, ObjectModel]:
         kind = ("vif" if issubclass(cls, osv_vif.VIFBase) else
                 "port_profile" if issubclass(cls, osv_vif.VIFPortProfileBase)
                 else "")
+        bases = tuple(b.__name__ for b in cls.__mro__[1:]
+                      if b.__name__ in classes)
         out[name] = ObjectModel(name, cls.VERSION, frozenset(cls.fields),
-                                kind)
+                                kind, bases)
     return out
 
 
 _model: tuple[str | None, dict[str, ObjectModel]] | None = None
 
 
-def os_vif_model() -> dict[str, ObjectModel]:
+def os_vif_model(register: bool = True) -> dict[str, ObjectModel]:
     """The installed os-vif's objects as the catalogue checks see them.
 
     Importing os-vif's objects means importing oslo.versionedobjects, which
@@ -695,9 +734,11 @@ def os_vif_model() -> dict[str, ObjectModel]:
     under ``$XDG_CACHE_HOME/os-vif-pref`` (default ``~/.cache``) named
     after :func:`_model_key`: another os-vif, or any change of its object
     modules, is another file.  Unwritable cache: computed every time.
+    ``register=False``: never register os-vif's objects here (a probe
+    asking about class names, not a caller about to use the classes).
     """
     global _model
-    if "os_vif.objects" in sys.modules:
+    if register and "os_vif.objects" in sys.modules:
         # os-vif is loaded already (inside Nova, a plugin, a test): its
         # objects then cost nothing more, and callers there (Nova's own
         # converter among them) expect them registered, as loading the
@@ -708,13 +749,13 @@ def os_vif_model() -> dict[str, ObjectModel]:
         return _model[1]
     model = None
     path = _model_cache_path(key) if key else None
-    if path:
+    data = read_cache(path) if path else None
+    if data is not None:
         try:
-            with open(path, encoding="utf-8") as f:
-                model = {d["name"]: ObjectModel(
-                    d["name"], d["version"], frozenset(d["fields"]),
-                    d["kind"]) for d in json.load(f)}
-        except (OSError, ValueError, KeyError, TypeError):
+            model = {d["name"]: ObjectModel(
+                d["name"], d["version"], frozenset(d["fields"]),
+                d["kind"], tuple(d["bases"])) for d in data}
+        except (KeyError, TypeError):
             model = None
     if model is None:
         model = _model_of_classes(os_vif_classes())
@@ -725,20 +766,10 @@ def os_vif_model() -> dict[str, ObjectModel]:
 
 
 def _write_model(path: str, model: Mapping[str, ObjectModel]) -> None:
-    data = [{"name": m.name, "version": m.version,
-             "fields": sorted(m.fields), "kind": m.kind}
-            for m in model.values()]
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except OSError as exc:
-        LOG.debug("Cannot cache the os-vif object model in %s: %s", path,
-                  exc)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    write_cache(path, [{"name": m.name, "version": m.version,
+                        "fields": sorted(m.fields), "kind": m.kind,
+                        "bases": list(m.bases)}
+                       for m in model.values()])
 
 
 def _check_versions(cls: Any, rng: Mapping[str, str], at: Path_, doc: _Doc,

@@ -86,7 +86,10 @@ class Preferences(base.Base, lister.Lister):
         cat = catalogue.get_catalogue()
         for err in cat.errors:
             self.app.stderr.write(f"error: {err}\n")
-        plist = preference.compute(cat)
+        # A one-shot process: plugins' descriptions may come from the
+        # cache (see probes.description_cache), sparing os-vif's objects.
+        with probes.description_cache():
+            plist = preference.compute(cat)
         if parsed_args.instance:
             plist = plist.for_instance(_read_instance(parsed_args.instance))
         for r in plist:
