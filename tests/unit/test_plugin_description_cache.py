@@ -61,6 +61,12 @@ class FakeEntryPoint:
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # A process where os-vif loaded no plugin (as the CLI is): an earlier
+    # test of the session may have called os_vif.initialize(), and then
+    # os-vif's loaded plugins answer instead of the cache (as inside Nova).
+    os_vif = sys.modules.get("os_vif")
+    if os_vif is not None:
+        monkeypatch.setattr(os_vif, "_EXT_MANAGER", None, raising=False)
     return tmp_path / "cache" / "os-vif-pref"
 
 
