@@ -28,6 +28,7 @@ _OPT_MODULES: tuple[str, ...] = (
     "os_vif_pref.probes",
     "os_vif_pref.preference",
     "os_vif_pref.nova.convert",
+    "os_vif_pref.nova_switch",
     "os_vif_pref.nova.integration",
 )
 

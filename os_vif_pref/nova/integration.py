@@ -7,13 +7,14 @@ Switched on by one line in nova.conf::
 
 and nothing else.  nova-compute calls ``os_vif.initialize()`` at start
 (``nova/cmd/compute.py``), which loads this package's os-vif plugins; their
-``load()`` calls :func:`on_plugins_loaded`, which switches the integration on
-once per process, only inside nova-compute, only with the option set and
-only on a Nova it was verified against (:mod:`os_vif_pref.nova.hooks` checks
-the version and the shape of every function it hooks, and refuses with one
-log line otherwise).  The host's preference list is computed there, at
-start-up, and refreshed in the background; no probe ever runs in the path
-of a binding.
+``load()`` asks :mod:`os_vif_pref.nova_switch` (which imports this module
+only inside nova-compute with the option set) to call
+:func:`on_plugins_loaded`, which switches the integration on once per
+process, only on a Nova it was verified against
+(:mod:`os_vif_pref.nova.hooks` checks the version and the shape of every
+function it hooks, and refuses with one log line otherwise).  The host's
+preference list is computed there, at start-up, and refreshed in the
+background; no probe ever runs in the path of a binding.
 
 The hook functions below are what Nova calls: the runtime hooks of
 :mod:`os_vif_pref.nova.hooks` for an unmodified Nova, and the upstreamable
@@ -59,24 +60,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 import dataclasses
 import logging
-import os
-import sys
 import threading
 from typing import Any
 
 from oslo_config import cfg
 
-from os_vif_pref import exceptions, preference
+from os_vif_pref import exceptions, nova_switch, preference
 from os_vif_pref import offer as offer_mod
 
 LOG = logging.getLogger(__name__)
 
 integration_opts = [
-    cfg.BoolOpt(
-        "nova_integration", default=False,
-        help="Inside nova-compute: send this host's offer with every port "
-             "binding and plug only what Neutron bound from it (see the "
-             "README section 'Nova'). Off: Nova behaves exactly as stock."),
+    # Declared where our plugins' load reads it without importing this.
+    nova_switch.nova_integration_opt,
     cfg.IntOpt(
         "nova_offer_refresh_interval", default=60, min=0,
         help="Seconds between background recomputations of the host's "
@@ -279,30 +275,21 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def inside_nova_compute() -> bool:
-    """Whether this process is nova-compute (its console script or
-    ``python -m nova.cmd.compute``)."""
-    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
-    return prog == "nova-compute" or "nova.cmd.compute" in sys.modules
+inside_nova_compute = nova_switch.inside_nova_compute
 
 
 def on_plugins_loaded() -> None:
-    """Called by each of our os-vif plugins' ``load()``: acts once."""
+    """Switch on if :func:`os_vif_pref.nova_switch.wanted`: acts once.
+
+    Our plugins' ``load()`` reaches this through
+    :func:`os_vif_pref.nova_switch.on_plugins_loaded`, which imports this
+    module only inside nova-compute with the option set.
+    """
     if _state.tried:
         return
     _state.tried = True
-    try:
-        if not CONF.os_vif_pref.nova_integration:
-            return
-        if not inside_nova_compute():
-            LOG.debug("os-vif-pref: [os_vif_pref] nova_integration is set "
-                      "but this process is not nova-compute: not switched "
-                      "on here")
-            return
-    except Exception as exc:  # unreadable configuration
-        LOG.error("os-vif-pref: Nova integration NOT switched on: %s", exc)
-        return
-    switch_on()
+    if nova_switch.wanted():
+        switch_on()
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from os_vif import objects, plugin
 
-from os_vif_pref import catalogue, exceptions
+from os_vif_pref import catalogue, exceptions, nova_switch
 
 
 class CataloguePlugin(plugin.PluginBase):
@@ -25,11 +25,11 @@ class CataloguePlugin(plugin.PluginBase):
     def load(cls, plugin_name: str) -> Any:
         """os-vif loads every plugin once, at ``os_vif.initialize()``: the
         moment nova-compute starts, where the Nova integration switches on
-        (if configured; it checks it is inside nova-compute itself)."""
+        (if configured; it checks it is inside nova-compute itself).
+        :mod:`os_vif_pref.nova_switch` decides without importing the
+        integration, so no other process pays for it."""
         obj = super().load(plugin_name)
-        from os_vif_pref.nova import integration
-
-        integration.on_plugins_loaded()
+        nova_switch.on_plugins_loaded()
         return obj
 
     def describe(self) -> objects.host_info.HostPluginInfo:
