@@ -22,8 +22,15 @@ because each step depends on the one before:
 Events: ``{"event": "loaded", "ids": [...]}`` (every id found, before
 exclusion and sharding), ``{"event": "selected", "ids": [...]}``,
 ``{"event": "start", "id": ...}``, ``{"event": "result", "id", "outcome",
-"reason", "detail", "duration"}``, ``{"event": "setup_error", "detail"}``
-and finally ``{"event": "done", "ran": n, "reports": {hook: value}}``.
+"reason", "detail", "duration"}``, ``{"event": "fixture", "id", "outcome",
+"reason", "detail"}`` (a class or module fixture failed or raised SkipTest:
+unittest then runs none of the tests it covers, and reports no start or
+stop for them; ``id`` is unittest's ``"setUpClass (module.Class)"``),
+``{"event": "setup_error", "detail"}`` and finally ``{"event": "done",
+"ran": n, "reports": {hook: value}}``.
+
+:func:`current_test` is the id of the test running now, for setup hooks
+that count per module what the tests did.
 
 The child never decides whether a run is good: it records, the parent
 compares with the list file.
@@ -32,9 +39,10 @@ compares with the list file.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 import importlib
 import json
+import re
 import sys
 import time
 import traceback
@@ -44,6 +52,25 @@ import unittest
 #: Outcomes a test can have; the parent and the list files use these names.
 OUTCOMES = ("pass", "fail", "error", "skip", "expectedFailure",
             "unexpectedSuccess")
+
+
+#: The id of the test running now (``None`` between tests).
+_current: str | None = None
+
+
+def current_test() -> str | None:
+    """The id of the test this child is running now, if any."""
+    return _current
+
+
+def excluded_ids(ids: Iterable[str], exact: Iterable[str],
+                 patterns: Iterable[str]) -> set[str]:
+    """The ``ids`` a list file excludes: named exactly, or matched whole
+    by one of the regular expressions ``patterns``."""
+    exact = set(exact)
+    compiled = [re.compile(p) for p in patterns]
+    return {i for i in ids
+            if i in exact or any(c.fullmatch(i) for c in compiled)}
 
 
 class _Writer:
@@ -84,7 +111,9 @@ class RecordingResult(unittest.TestResult):
         self.ran = 0
 
     def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        global _current
         super().startTest(test)
+        _current = test.id()
         self._outcome = None
         self._subtest_failures = []
         self._started = time.monotonic()
@@ -103,21 +132,32 @@ class RecordingResult(unittest.TestResult):
             text = "".join(traceback.format_exception(*err))
         return _last_line(text), text
 
+    def _record(self, test: Any, outcome: str, reason: str,
+                detail: str = "") -> None:
+        """The running test's outcome; or, when unittest hands in a stand-in
+        that is no TestCase, a class or module fixture's failure or skip
+        (its tests will not run: the parent names them)."""
+        if isinstance(test, unittest.TestCase):
+            self._set(outcome, reason, detail)
+        else:
+            self._write("fixture", id=test.id(), outcome=outcome,
+                        reason=reason, detail=detail)
+
     def addSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802
         super().addSuccess(test)
         self._set("pass")
 
     def addFailure(self, test, err) -> None:  # noqa: N802
         super().addFailure(test, err)
-        self._set("fail", *self._err(err, test))
+        self._record(test, "fail", *self._err(err, test))
 
     def addError(self, test, err) -> None:  # noqa: N802
         super().addError(test, err)
-        self._set("error", *self._err(err, test))
+        self._record(test, "error", *self._err(err, test))
 
     def addSkip(self, test, reason) -> None:  # noqa: N802
         super().addSkip(test, reason)
-        self._set("skip", str(reason))
+        self._record(test, "skip", str(reason))
 
     def addExpectedFailure(self, test, err) -> None:  # noqa: N802
         super().addExpectedFailure(test, err)
@@ -137,7 +177,9 @@ class RecordingResult(unittest.TestResult):
                       else "error", reason, detail)
 
     def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        global _current
         super().stopTest(test)
+        _current = None
         outcome = self._outcome or ("error", "the test reported no outcome",
                                     "")
         self.ran += 1
@@ -183,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preimport", action="append", default=[])
     parser.add_argument("--setup", action="append", default=[])
     parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--exclude-re", action="append", default=[])
     parser.add_argument("targets", nargs="+")
     args = parser.parse_args(argv)
 
@@ -207,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
         write("loaded", ids=[test.id() for test in tests])
 
-        excluded = set(args.exclude)
+        excluded = excluded_ids([t.id() for t in tests], args.exclude,
+                                args.exclude_re)
         mine = shard_ids([t.id() for t in tests if t.id() not in excluded],
                          args.shard, args.shards)
         selected = [t for t in tests if t.id() in mine]
@@ -226,4 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Run as ``-m tests.peer_child``: setup hooks importing this module
+    # (current_test) must get this copy, not a second one.
+    sys.modules.setdefault("tests.peer_child", sys.modules[__name__])
     sys.exit(main())

@@ -48,10 +48,16 @@ API (what a pytest test calls)::
     Compares with ``tests/peer_lists/<name>.txt`` (or the given path) and
     raises ``AssertionError`` with a readable report if: a listed test now
     has another outcome (passes: remove it; or fails differently), a test
-    not listed fails, errors, skips or unexpectedly succeeds, a listed id no
-    longer exists, the run had a problem (a child timed out, crashed, or its
-    setup hook raised), or fewer than ``min_ran`` tests ran (so an import
-    failure cannot pass as "nothing failed"). ``expectedFailure`` is the
+    not listed fails, errors, skips or unexpectedly succeeds, a listed id
+    (or pattern) no longer matches a loaded test, the run had a problem (a
+    child timed out, crashed, or its setup hook raised), a class or module
+    fixture failed after its tests, **a loaded test that no list line
+    excludes produced no result** (each is named with the cause: ``loaded,
+    never ran: setUpClass of X failed: ...``, ``... raised SkipTest: ...``,
+    ``... shard 1 was killed after ...``), or fewer than ``min_ran`` tests
+    ran. ``min_ran`` is the number of tests the targets hold less the
+    excluded ones (so a module that lost tests upstream, or no longer
+    imports, cannot pass as "nothing failed"). ``expectedFailure`` is the
     peer's own declaration and needs no line.
 
 ``compare(outcomes, expected, *, min_ran) -> list[str]`` is the same check
@@ -62,7 +68,11 @@ whitespace; the reason (the rest of the line) is required; blank lines and
 lines starting with ``#`` are ignored. ``outcome`` is one of ``fail``,
 ``error``, ``skip``, ``expectedFailure``, ``unexpectedSuccess`` (the outcome
 the run must show) or ``exclude`` (not run at all: a test that hangs or
-cannot run here; say why).
+cannot run here; say why). A ``test_id`` of the form ``re:REGEX`` (with
+``exclude`` only) excludes every loaded id the regular expression matches
+whole: how part of a big module is chosen (say which part and why), e.g.
+the ``check_can_live_migrate_destination`` tests of Nova's
+``test_compute_mgr`` (``tests/peer_lists/nova_unit_integration.txt``).
 """
 
 from __future__ import annotations
@@ -72,13 +82,14 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from tests.peer_child import OUTCOMES
+from tests.peer_child import OUTCOMES, excluded_ids, shard_ids
 
 #: The repository root (the children get it on PYTHONPATH, so hooks in
 #: tests.* import).
@@ -87,6 +98,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LIST_DIR = Path(__file__).resolve().parent / "peer_lists"
 #: Outcomes a list file may name.
 LISTABLE = tuple(o for o in OUTCOMES if o != "pass") + ("exclude",)
+#: A list file's test_id starting with this is a regular expression.
+PATTERN = "re:"
+#: Tests named in a report before "and N more".
+NAMED_NEVER_RAN = 50
 #: Outcomes that need a list line when they happen.
 NEEDS_LINE = frozenset({"fail", "error", "skip", "unexpectedSuccess"})
 #: Lines of a shard's log shown in a report.
@@ -130,9 +145,17 @@ class Outcomes:
     results: dict[str, TestOutcome] = dataclasses.field(default_factory=dict)
     #: Every id the loader found (before exclusion), in every shard.
     loaded: set[str] = dataclasses.field(default_factory=set)
+    #: The loaded ids the list file excludes (by id or ``re:`` pattern).
     excluded: set[str] = dataclasses.field(default_factory=set)
     #: Run-level problems: timeouts, crashes, setup hook failures.
     problems: list[str] = dataclasses.field(default_factory=list)
+    #: Class and module fixtures that failed or raised SkipTest (unittest
+    #: then runs none of their tests): TestOutcome, ``test_id`` is
+    #: unittest's ``"setUpClass (module.Class)"``.
+    fixtures: list[TestOutcome] = dataclasses.field(default_factory=list)
+    #: Shards that stopped before their end, with why.
+    stops: dict[int, str] = dataclasses.field(default_factory=dict)
+    shards: int = 1
     logs: list[Path] = dataclasses.field(default_factory=list)
     #: Per shard: what each setup hook's reporter returned (``{hook: ..}``).
     reports: list[dict] = dataclasses.field(default_factory=list)
@@ -149,11 +172,32 @@ class Outcomes:
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results.values() if r.outcome == outcome)
 
+    def never_ran(self) -> dict[str, str]:
+        """Every loaded test not excluded that has no result, with why:
+        ``{test_id: "loaded, never ran: <cause>"}``."""
+        missing = self.loaded - self.excluded - set(self.results)
+        if not missing:
+            return {}
+        runnable = sorted(self.loaded - self.excluded)
+        owner = {i: shard for shard in range(self.shards)
+                 for i in shard_ids(runnable, shard, self.shards)}
+        found = {}
+        for test_id in sorted(missing):
+            cause = _fixture_cause(self.fixtures, test_id)
+            if cause is None and owner.get(test_id) in self.stops:
+                cause = (f"shard {owner[test_id]} "
+                         f"{self.stops[owner[test_id]]}")
+            found[test_id] = ("loaded, never ran: "
+                              + (cause or "no result was reported for it"))
+        return found
+
     def summary(self) -> str:
         counts = ", ".join(f"{o} {self.count(o)}" for o in OUTCOMES
                            if self.count(o))
-        return (f"{self.name}: {self.ran} ran ({counts or 'none'}), "
-                f"{len(self.excluded)} excluded, {len(self.logs)} shard(s), "
+        never = len(self.never_ran())
+        return (f"{self.name}: {len(self.loaded)} loaded, {self.ran} ran "
+                f"({counts or 'none'}), {len(self.excluded)} excluded, "
+                f"{never} never ran, {len(self.logs)} shard(s), "
                 f"{self.wall:.1f} s")
 
     def log_tails(self, lines: int = LOG_TAIL_LINES) -> str:
@@ -170,6 +214,25 @@ class Outcomes:
             parts.append(f"--- last {len(tail)} lines of {log}:\n"
                          + "\n".join(tail))
         return "\n".join(parts)
+
+
+#: unittest's name for a class or module fixture's stand-in.
+_FIXTURE_ID = re.compile(r"(?P<method>\w+) \((?P<scope>[^()]+)\)")
+
+
+def _fixture_cause(fixtures: list[TestOutcome], test_id: str) -> str | None:
+    """Why a setUpClass/setUpModule kept ``test_id`` from running, if one
+    did (its scope, a class or a module, is a prefix of the id)."""
+    for fixture in fixtures:
+        match = _FIXTURE_ID.fullmatch(fixture.test_id)
+        if not match or not match["method"].startswith("setUp"):
+            continue
+        if test_id.startswith(match["scope"] + "."):
+            what = ("raised SkipTest" if fixture.outcome == "skip"
+                    else "failed")
+            return (f"{match['method']} of {match['scope']} {what}: "
+                    f"{fixture.reason}")
+    return None
 
 
 def load_list(path: Path) -> dict[str, Expected]:
@@ -192,6 +255,15 @@ def load_list(path: Path) -> dict[str, Expected]:
         if outcome not in LISTABLE:
             raise PeerListError(f"{where}: outcome {outcome!r} is not one of "
                                 f"{', '.join(LISTABLE)}")
+        if test_id.startswith(PATTERN):
+            if outcome != "exclude":
+                raise PeerListError(f"{where}: a {PATTERN} pattern can only "
+                                    f"exclude, not {outcome!r}")
+            try:
+                re.compile(test_id[len(PATTERN):])
+            except re.error as exc:
+                raise PeerListError(f"{where}: {test_id!r} is not a regular "
+                                    f"expression: {exc}") from None
         if test_id in expected:
             raise PeerListError(f"{where}: {test_id} is listed twice (first "
                                 f"on line {expected[test_id].line})")
@@ -274,12 +346,15 @@ def run(name: str, targets: Sequence[str], *,
     targets = list(targets)
     hooks = [setup] if isinstance(setup, str) else list(setup or ())
     expected = load_list(list_path(list_file or name))
-    excluded = sorted(i for i, e in expected.items() if e.outcome == "exclude")
+    excluded = sorted(i for i, e in expected.items() if e.outcome == "exclude"
+                      and not i.startswith(PATTERN))
+    patterns = sorted(i[len(PATTERN):] for i, e in expected.items()
+                      if i.startswith(PATTERN))
     work = Path(workdir) if workdir else Path(
         tempfile.mkdtemp(prefix=f"peer-{name}-"))
     work.mkdir(parents=True, exist_ok=True)
 
-    outcomes = Outcomes(name=name, targets=targets, excluded=set(excluded))
+    outcomes = Outcomes(name=name, targets=targets, shards=shards)
     child_env = _child_env(test_timeout, env,
                            [os.fspath(p) for p in pythonpath])
     started = time.monotonic()
@@ -295,6 +370,8 @@ def run(name: str, targets: Sequence[str], *,
             cmd += ["--setup", hook]
         for test_id in excluded:
             cmd += ["--exclude", test_id]
+        for pattern in patterns:
+            cmd += ["--exclude-re", pattern]
         cmd += ["--", *targets]
         with open(log, "wb") as log_stream:
             proc = subprocess.Popen(
@@ -314,6 +391,7 @@ def run(name: str, targets: Sequence[str], *,
             timed_out = True
         _collect(outcomes, shard, proc.returncode, timed_out, timeout,
                  _read_events(out))
+    outcomes.excluded = excluded_ids(outcomes.loaded, excluded, patterns)
     outcomes.wall = time.monotonic() - started
     return outcomes
 
@@ -336,20 +414,28 @@ def _collect(outcomes: Outcomes, shard: int, returncode: int,
                 reason=event.get("reason", ""),
                 detail=event.get("detail", ""),
                 duration=event.get("duration", 0.0), shard=shard)
+        elif kind == "fixture":
+            outcomes.fixtures.append(TestOutcome(
+                test_id=event["id"], outcome=event["outcome"],
+                reason=event.get("reason", ""),
+                detail=event.get("detail", ""), shard=shard))
         elif kind == "setup_error":
             outcomes.problems.append(
                 f"shard {shard}: the setup failed before any test loaded:\n"
                 f"{event['detail']}")
+            outcomes.stops[shard] = "failed in its setup hook"
         elif kind == "done":
             done = True
             outcomes.reports.append(event.get("reports") or {})
     if timed_out:
         problem = f"killed after the {timeout:.0f} s wall clock limit"
         reason = f"timeout: shard killed after {timeout:.0f} s"
+        outcomes.stops[shard] = f"was {problem}"
     elif not done and not any(e.get("event") == "setup_error"
                               for e in events):
         problem = f"the child exited with status {returncode}"
         reason = f"the child process died (status {returncode})"
+        outcomes.stops[shard] = f"stopped early: {problem}"
     else:
         return
     # The test that was running when the child stopped gets the blame.
@@ -369,7 +455,11 @@ def compare(outcomes: Outcomes, expected: dict[str, Expected], *,
             f"only {outcomes.ran} test(s) ran, fewer than the {min_ran} "
             f"expected (an import error or a wrong target?)")
 
-    gone = sorted(i for i in expected if i not in outcomes.loaded)
+    gone = sorted(i for i in expected if not i.startswith(PATTERN)
+                  and i not in outcomes.loaded)
+    gone += sorted(i for i in expected if i.startswith(PATTERN)
+                   and not excluded_ids(outcomes.loaded, (),
+                                        [i[len(PATTERN):]]))
     if gone:
         complaints.append("listed but no longer exist (remove the lines):\n"
                           + "\n".join(f"  {i}  (line {expected[i].line})"
@@ -381,7 +471,7 @@ def compare(outcomes: Outcomes, expected: dict[str, Expected], *,
             continue
         got = outcomes.results.get(test_id)
         if got is None:
-            continue  # not reached: a run problem, reported above
+            continue  # never ran: named below with its cause
         if got.outcome == "pass":
             changed.append(f"  {test_id}: now PASSES (listed "
                            f"{exp.outcome}: {exp.reason}); remove the line")
@@ -391,6 +481,8 @@ def compare(outcomes: Outcomes, expected: dict[str, Expected], *,
     if changed:
         complaints.append("listed tests with another outcome:\n"
                           + "\n".join(changed))
+
+    complaints += _never_ran_complaints(outcomes)
 
     new = [r for test_id, r in sorted(outcomes.results.items())
            if r.outcome in NEEDS_LINE and test_id not in expected]
@@ -407,6 +499,36 @@ def compare(outcomes: Outcomes, expected: dict[str, Expected], *,
         complaints.append(
             "if intended, list them (replace the reason):\n" + "\n".join(
                 f"{r.test_id}  {r.outcome}  WHY" for r in new))
+    return complaints
+
+
+def _never_ran_complaints(outcomes: Outcomes) -> list[str]:
+    """Loaded tests with no result (each a failure), and class or module
+    fixtures that failed after their tests ran."""
+    complaints = []
+    never = outcomes.never_ran()
+    if never:
+        lines = [f"  {test_id}: {why}" for test_id, why
+                 in list(never.items())[:NAMED_NEVER_RAN]]
+        if len(never) > NAMED_NEVER_RAN:
+            lines.append(f"  ... and {len(never) - NAMED_NEVER_RAN} more")
+        for fixture in outcomes.fixtures[:DETAILED_FAILURES]:
+            lines.append(f"  {fixture.test_id}: {fixture.outcome}:")
+            lines.extend(f"      {line}" for line in
+                         fixture.detail.strip().splitlines()[-12:])
+        complaints.append(
+            f"loaded but never ran, {len(never)} test(s), each a failure "
+            f"(exclude a test in the list file, with the reason, if it "
+            f"cannot run here):\n" + "\n".join(lines))
+    late = [f for f in outcomes.fixtures
+            if f.test_id.startswith("tearDown") and f.outcome != "skip"]
+    if late:
+        complaints.append("class or module fixtures failed after their "
+                          "tests:\n" + "\n".join(
+                              f"  {f.test_id}: {f.reason}\n      "
+                              + "\n      ".join(
+                                  f.detail.strip().splitlines()[-12:])
+                              for f in late))
     return complaints
 
 

@@ -305,3 +305,183 @@ def test_child_that_dies_names_the_test(fake: Path, monkeypatch) -> None:
                        match=f"the child exited with status 7 while running "
                        f"{IDS['hang']}"):
         peer_suite.check(outcomes, lst, min_ran=1)
+
+
+# --------------------------------------------------------------------------
+# Loaded tests that never ran
+
+#: 4 tests; unittest runs only ``Runs.test_ok``: ``Broken``'s setUpClass
+#: raises and ``Skipped``'s raises SkipTest, and for the tests of either
+#: class unittest reports no start and no stop.
+PROBE = '''
+import unittest
+
+
+class Broken(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise RuntimeError("no database here")
+
+    def test_one(self):
+        pass
+
+    def test_two(self):
+        pass
+
+
+class Runs(unittest.TestCase):
+    def test_ok(self):
+        pass
+
+
+class Skipped(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise unittest.SkipTest("needs a GPU")
+
+    def test_gpu(self):
+        pass
+'''
+PROBE_MODULE = "fake_probe_tests"
+LOST = {f"{PROBE_MODULE}.Broken.test_one", f"{PROBE_MODULE}.Broken.test_two",
+        f"{PROBE_MODULE}.Skipped.test_gpu"}
+
+
+@pytest.fixture
+def probe(fake: Path) -> Path:
+    (fake / "src" / f"{PROBE_MODULE}.py").write_text(PROBE)
+    return fake
+
+
+def _run_probe(tmp: Path, list_text: str = "", **kwargs):
+    lst = _list(tmp, list_text)
+    outcomes = peer_suite.run("fake", [PROBE_MODULE], list_file=lst,
+                              workdir=tmp / "work", timeout=60, **kwargs)
+    return outcomes, lst
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_tests_lost_to_class_fixtures_fail_the_check(probe: Path,
+                                                     shards: int) -> None:
+    outcomes, lst = _run_probe(probe, shards=shards)
+    assert len(outcomes.loaded) == 4
+    assert set(outcomes.results) == {f"{PROBE_MODULE}.Runs.test_ok"}
+    assert outcomes.problems == []
+    never = outcomes.never_ran()
+    assert set(never) == LOST
+    assert never[f"{PROBE_MODULE}.Broken.test_one"] == (
+        f"loaded, never ran: setUpClass of {PROBE_MODULE}.Broken failed: "
+        "RuntimeError: no database here")
+    assert never[f"{PROBE_MODULE}.Skipped.test_gpu"] == (
+        f"loaded, never ran: setUpClass of {PROBE_MODULE}.Skipped raised "
+        "SkipTest: needs a GPU")
+    # The one test that ran passed, the list is empty, and min_ran is met:
+    # the three lost tests alone fail the check, each named with its cause.
+    with pytest.raises(AssertionError) as exc:
+        peer_suite.check(outcomes, lst, min_ran=1)
+    report = str(exc.value)
+    assert "loaded but never ran, 3 test(s), each a failure" in report
+    assert all(f"{i}: loaded, never ran: setUpClass of" in report
+               for i in LOST)
+    # The fixture's traceback is in the report.
+    assert 'raise RuntimeError("no database here")' in report
+    assert "4 loaded, 1 ran (pass 1), 0 excluded, 3 never ran" in report
+
+
+def test_tests_lost_to_class_fixtures_can_only_be_excluded(
+        probe: Path) -> None:
+    # Listing them with an outcome does not do: they have none.
+    skip_line = f"{PROBE_MODULE}.Skipped.test_gpu  skip  needs a GPU\n"
+    outcomes, lst = _run_probe(probe, skip_line)
+    with pytest.raises(AssertionError, match="Skipped.test_gpu: loaded, "
+                       "never ran: setUpClass of"):
+        peer_suite.check(outcomes, lst, min_ran=1)
+    # Excluded, with the reason, they are accounted for.
+    excluding = (f"{PROBE_MODULE}.Skipped.test_gpu  exclude  needs a GPU\n"
+                 f"re:{PROBE_MODULE}\\.Broken\\..*  exclude  need a "
+                 "database\n")
+    outcomes, lst = _run_probe(probe, excluding)
+    assert outcomes.excluded == LOST
+    assert outcomes.never_ran() == {}
+    peer_suite.check(outcomes, lst, min_ran=1)
+
+
+def test_module_fixture_failure_names_every_test(fake: Path) -> None:
+    (fake / "src" / "fake_module_fixture.py").write_text(
+        "import unittest\n\n\n"
+        "def setUpModule():\n"
+        "    raise OSError('no such device')\n\n\n"
+        "class A(unittest.TestCase):\n"
+        "    def test_a(self):\n        pass\n\n\n"
+        "class B(unittest.TestCase):\n"
+        "    def test_b(self):\n        pass\n")
+    lst = _list(fake, "")
+    outcomes = peer_suite.run("fake", ["fake_module_fixture"], list_file=lst,
+                              workdir=fake / "work", shards=1, timeout=60)
+    assert outcomes.ran == 0
+    assert outcomes.never_ran() == {
+        f"fake_module_fixture.{c}.test_{c.lower()}":
+        "loaded, never ran: setUpModule of fake_module_fixture failed: "
+        "OSError: no such device" for c in ("A", "B")}
+    with pytest.raises(AssertionError, match="2 test"):
+        peer_suite.check(outcomes, lst, min_ran=0)
+
+
+def test_tests_after_a_killed_test_never_ran(fake: Path,
+                                             monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_HANG", "1")
+    outcomes, lst = _run(fake, shards=1, timeout=4)
+    # unittest runs a class's tests by name: test_hang, then test_pass ...
+    never = outcomes.never_ran()
+    assert IDS["pass"] in never and IDS["hang"] not in never
+    assert never[IDS["pass"]] == ("loaded, never ran: shard 0 was killed "
+                                  "after the 4 s wall clock limit")
+    with pytest.raises(AssertionError, match="loaded but never ran"):
+        peer_suite.check(outcomes, lst, min_ran=1)
+
+
+def test_tear_down_class_failure_is_reported(fake: Path) -> None:
+    (fake / "src" / "fake_teardown.py").write_text(
+        "import unittest\n\n\n"
+        "class A(unittest.TestCase):\n"
+        "    @classmethod\n"
+        "    def tearDownClass(cls):\n"
+        "        raise ValueError('left a bridge behind')\n\n"
+        "    def test_a(self):\n        pass\n")
+    lst = _list(fake, "")
+    outcomes = peer_suite.run("fake", ["fake_teardown"], list_file=lst,
+                              workdir=fake / "work", shards=1, timeout=60)
+    assert outcomes.results["fake_teardown.A.test_a"].outcome == "pass"
+    with pytest.raises(AssertionError, match="tearDownClass "
+                       r"\(fake_teardown.A\): ValueError: left a bridge"):
+        peer_suite.check(outcomes, lst, min_ran=1)
+
+
+def test_pattern_that_matches_nothing(fake: Path) -> None:
+    outcomes, lst = _run(fake, MATCHING + "re:fake_peer_tests\\.Gone\\..*  "
+                         "exclude  a class that was removed\n")
+    with pytest.raises(AssertionError, match=r"no longer exist[^\n]*\n"
+                       r"  re:fake_peer_tests\\.Gone"):
+        peer_suite.check(outcomes, lst, min_ran=9)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("re:a.*  fail  why", "can only exclude"),
+    ("re:a(  exclude  why", "is not a regular expression"),
+])
+def test_bad_pattern_lines(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(peer_suite.PeerListError, match=message):
+        peer_suite.load_list(_list(tmp_path, line + "\n"))
+
+
+def test_current_test_is_the_running_one(fake: Path) -> None:
+    (fake / "src" / "fake_current.py").write_text(
+        "import unittest\n\n"
+        "from tests import peer_child\n\n\n"
+        "class A(unittest.TestCase):\n"
+        "    def test_which(self):\n"
+        "        self.assertEqual(peer_child.current_test(), self.id())\n")
+    lst = _list(fake, "")
+    outcomes = peer_suite.run("fake", ["fake_current"], list_file=lst,
+                              workdir=fake / "work", shards=1, timeout=60)
+    peer_suite.check(outcomes, lst, min_ran=1)
