@@ -103,7 +103,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             cfg.CONF.set_override("probe_ovs_bridge", "br-int",
                                   group="os_vif_pref")
-            probes._ovs_opts(cfg.CONF)
+            probes.ovsdb._ovs_opts(cfg.CONF)
             cfg.CONF.set_override("vhostuser_socket_dir", d,
                                   group="os_vif_pref_ovs")
             cat = make_catalogue(d, args.entries)

@@ -168,8 +168,8 @@ def test_cli_probe_and_preferences_with_a_config_file(ovs, tmp_path):
         f"probe_ovsdb_connection = {ovs.connection}\n"
         f"probe_ovs_bridge = {BRIDGE}\n"
         "preference_order = tap\n")
-    before = probes._default
-    probes._default = None  # a fresh cache for this configuration
+    before = probes.prober._default
+    probes.prober._default = None  # a fresh cache for this configuration
     try:
         out, err = io.StringIO(), io.StringIO()
         app = cli_main.OsVifPrefApp()
@@ -189,6 +189,6 @@ def test_cli_probe_and_preferences_with_a_config_file(ovs, tmp_path):
         names = offer.from_json(out.getvalue()).names()
         assert names[0] == "tap" and "ovs" in names
     finally:
-        probes._default = before
+        probes.prober._default = before
         cfg.CONF([], project="os-vif-pref", default_config_files=[],
                  default_config_dirs=[])

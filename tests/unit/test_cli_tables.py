@@ -30,7 +30,7 @@ def no_ovsdb(monkeypatch):
     def probe_ovs(connection, bridge, timeout, wanted=()):
         return real("tcp:127.0.0.1:1", bridge, timeout, wanted)
 
-    monkeypatch.setattr(probes, "probe_ovs", probe_ovs)
+    monkeypatch.setattr(probes.prober, "probe_ovs", probe_ovs)
     probes.default_prober().clear()
     yield
     probes.default_prober().clear()
@@ -133,13 +133,13 @@ def test_same_cause_is_grouped_in_the_preference_list(tmp_path):
 def test_no_vswitchd_is_one_cause_for_datapath_and_interface_types():
     info = {"datapath_types": [], "iface_types": [], "ovs_version": "",
             "bridges": {"br-int": "system"}}
-    orig = probes.ovsdb_query
+    orig = probes.ovsdb.ovsdb_query
     try:
-        probes.ovsdb_query = lambda connection, timeout: info
+        probes.ovsdb.ovsdb_query = lambda connection, timeout: info
         res = probes.probe_ovs("unix:/x", "br-int", 1.0, [
             "ovs_datapath:netdev", "ovs_iface:dpdkvhostuserclient"])
     finally:
-        probes.ovsdb_query = orig
+        probes.ovsdb.ovsdb_query = orig
     assert (res["ovs_datapath:netdev"].reason
             == res["ovs_iface:dpdkvhostuserclient"].reason)
     assert "ovs-vswitchd is not running" in res["ovs_datapath:netdev"].reason

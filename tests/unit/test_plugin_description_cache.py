@@ -1,10 +1,11 @@
 """Plugins' describe() kept as plain data between command-line processes.
 
 ``os-vif-pref preferences`` reads each plugin's description from a cache
-file named after what could change it (probes._description_key), so a warm
-run does not import os-vif's objects.  Checked here: the list is the same
-with and without the cache, a changed plugin is described anew, and a
-broken or unwritable cache only costs time.
+file named after what could change it
+(probes.plugins._description_key), so a warm run does not import os-vif's
+objects.  Checked here: the list is the same with and without the cache, a
+changed plugin is described anew, and a broken or unwritable cache only
+costs time.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def test_changed_key_is_recomputed_and_other_keys_kept(cache, fake_plugin,
                                                        monkeypatch):
     _, ep = fake_plugin
     keys = iter(["k1", "k2", "k1"])
-    monkeypatch.setattr(probes, "_description_key",
+    monkeypatch.setattr(probes.plugins, "_description_key",
                         lambda name, ep: next(keys))
     probe(ep)
     probe(ep)
@@ -140,21 +141,21 @@ def test_catalogue_entries_of_the_plugin_are_part_of_the_key(fake_plugin,
     cat = catalogue.get_catalogue()
     entry = cat.entries[0]
     monkeypatch.setattr(catalogue, "get_catalogue", lambda: cat)
-    before = probes._description_key(entry.plugin, ep)
+    before = probes.plugins._description_key(entry.plugin, ep)
     assert before is not None
-    assert probes._description_key(entry.plugin, ep) == before
+    assert probes.plugins._description_key(entry.plugin, ep) == before
     changed = dataclasses.replace(
         entry, vif_versions=catalogue.VersionRange("1.0", "9.9"))
     assert changed.vif_versions != entry.vif_versions
     other = dataclasses.replace(cat, entries=(changed, *cat.entries[1:]))
     monkeypatch.setattr(catalogue, "get_catalogue", lambda: other)
-    assert probes._description_key(entry.plugin, ep) != before
-    assert probes._description_key("no-such-plugin", ep) == (
-        probes._description_key("no-such-plugin", ep))
+    assert probes.plugins._description_key(entry.plugin, ep) != before
+    assert probes.plugins._description_key("no-such-plugin", ep) == (
+        probes.plugins._description_key("no-such-plugin", ep))
     monkeypatch.setattr(catalogue, "get_catalogue", lambda: cat)
-    unrelated = probes._description_key("no-such-plugin", ep)
+    unrelated = probes.plugins._description_key("no-such-plugin", ep)
     monkeypatch.setattr(catalogue, "get_catalogue", lambda: other)
-    assert probes._description_key("no-such-plugin", ep) == unrelated
+    assert probes.plugins._description_key("no-such-plugin", ep) == unrelated
 
 
 def test_broken_cache_file_is_recomputed(cache, fake_plugin):

@@ -34,10 +34,11 @@ def fake_kernel(tmp_path, monkeypatch):
     moddir = tmp_path / "lib_modules"
     release = os.uname().release
     (moddir / release).mkdir(parents=True)
-    monkeypatch.setattr(probes, "SYS_MODULE", str(sysmod))
-    monkeypatch.setattr(probes, "MODULES_DIR", str(moddir))
-    monkeypatch.setattr(probes, "PROC_CONFIG", str(tmp_path / "config.gz"))
-    monkeypatch.setattr(probes, "TUN_DEVICE", "/dev/null")  # a char device
+    kernel = probes.kernel
+    monkeypatch.setattr(kernel, "SYS_MODULE", str(sysmod))
+    monkeypatch.setattr(kernel, "MODULES_DIR", str(moddir))
+    monkeypatch.setattr(kernel, "PROC_CONFIG", str(tmp_path / "config.gz"))
+    monkeypatch.setattr(kernel, "TUN_DEVICE", "/dev/null")  # a char device
 
     class K:
         def config(self, text: str) -> None:
@@ -79,11 +80,11 @@ def test_module_not_installed(fake_kernel):
 
 def test_tun_needs_the_character_device(fake_kernel, monkeypatch, tmp_path):
     fake_kernel.config("CONFIG_TUN=y\n")
-    monkeypatch.setattr(probes, "TUN_DEVICE", str(tmp_path / "nope"))
+    monkeypatch.setattr(probes.kernel, "TUN_DEVICE", str(tmp_path / "nope"))
     tun = probes.probe_kernel_links(1.0)["kernel_link:tun"]
     assert not tun.ok and "nope" in tun.reason
     (tmp_path / "plain").write_text("")
-    monkeypatch.setattr(probes, "TUN_DEVICE", str(tmp_path / "plain"))
+    monkeypatch.setattr(probes.kernel, "TUN_DEVICE", str(tmp_path / "plain"))
     tun = probes.probe_kernel_links(1.0)["kernel_link:tun"]
     assert not tun.ok and "not a character device" in tun.reason
 
@@ -98,8 +99,8 @@ def test_unreadable_config_falls_back_to_a_namespace_test(fake_kernel,
             f"kernel_link:{k}", True, "created in a test namespace")
             for k in kinds}
 
-    monkeypatch.setattr(probes, "probe_links_in_netns", fake_netns)
-    monkeypatch.setattr(probes, "_kernel_config", lambda release: None)
+    monkeypatch.setattr(probes.kernel, "probe_links_in_netns", fake_netns)
+    monkeypatch.setattr(probes.kernel, "_kernel_config", lambda release: None)
     fake_kernel.loaded("bridge")
     res = probes.probe_kernel_links(1.0)
     assert asked == [["tun", "veth", "macvtap"]]
@@ -274,7 +275,7 @@ def test_socket_dir(tmp_path):
 
 
 def test_sriov(tmp_path, monkeypatch):
-    monkeypatch.setattr(probes, "SYS_NET", str(tmp_path))
+    monkeypatch.setattr(probes.devices, "SYS_NET", str(tmp_path))
     (tmp_path / "eth0").mkdir()
     assert not probes.probe_sriov().ok
     dev = tmp_path / "ens1f0" / "device"
@@ -415,14 +416,14 @@ def test_prober_never_raises(prober):
 def test_default_ovsdb_connection_is_the_plugins():
     from os_vif_pref.plugins import ovs as ovs_plugin
 
-    probes._ovs_opts(CONF)
+    probes.ovsdb._ovs_opts(CONF)
     group = ovs_plugin.CONFIG_GROUP
     CONF.set_override("ovsdb_connection", "unix:/plugin.sock", group=group)
     try:
-        assert probes._ovs_connection() == "unix:/plugin.sock"
+        assert probes.ovsdb._ovs_connection() == "unix:/plugin.sock"
         CONF.set_override("probe_ovsdb_connection", "tcp:1.2.3.4:6640",
                           group="os_vif_pref")
-        assert probes._ovs_connection() == "tcp:1.2.3.4:6640"
+        assert probes.ovsdb._ovs_connection() == "tcp:1.2.3.4:6640"
     finally:
         CONF.clear_override("ovsdb_connection", group=group)
         CONF.clear_override("probe_ovsdb_connection", group="os_vif_pref")
@@ -474,7 +475,7 @@ class LibvirtGenericVIFDriver:
 
 
 def test_libvirt_classes_without_nova(monkeypatch):
-    monkeypatch.setattr(probes, "_libvirt_vif_source", lambda: None)
+    monkeypatch.setattr(probes.virt, "_libvirt_vif_source", lambda: None)
     names, where = probes.libvirt_vif_classes()
     assert names == probes.KNOWN_LIBVIRT_VIFS and "not installed" in where
 
