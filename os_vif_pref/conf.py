@@ -25,7 +25,7 @@ _OPT_MODULES: tuple[str, ...] = (
     "os_vif_pref.plugins.tap",
     "os_vif_pref.offer",
     "os_vif_pref.locking",
-    "os_vif_pref.probes",
+    "os_vif_pref.probes.opts",
     "os_vif_pref.preference",
     "os_vif_pref.nova.convert",
     "os_vif_pref.nova_switch",

@@ -44,6 +44,15 @@ Capabilities:
     entry requires this for its object (an implicit ``requires``, see
     :func:`os_vif_pref.catalogue.implicit_requires`), so a binding the
     hypervisor cannot consume is never offered.
+
+One module per job: :mod:`.result` (:class:`ProbeResult`), :mod:`.opts`
+(the options), one module per family (:mod:`.kernel`, :mod:`.ovsdb`,
+:mod:`.devices`, :mod:`.plugins`, :mod:`.virt`) and :mod:`.prober` (the
+cached :class:`Prober`).  Every public name is re-exported here
+(``probes.Prober``, ``probes.probe_ovs``, ...); to patch one in a test,
+patch it in the module that looks it up (``probes.kernel.TUN_DEVICE``,
+``probes.prober.probe_ovs``): the names here are references, not the
+variables the code reads.
 """
 
 from os_vif_pref.probes.devices import (  # noqa: F401

@@ -1,4 +1,5 @@
-"""files and devices"""
+"""``vhostuser_socket_dir`` and ``sriov``: files and devices, read from the
+file system only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""kernel link kinds"""
+"""``kernel_link:KIND``: which link kinds the kernel can create.
+
+Read from ``/sys/module``, the kernel config and ``modules.dep`` (no root,
+nothing created); only when none of those is readable, a forked child tries
+in a throw-away network namespace.  Tests point the path constants below at
+fake trees.
+"""
 
 from __future__ import annotations
 

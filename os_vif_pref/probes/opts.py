@@ -1,4 +1,9 @@
-"""The probes' options."""
+"""The ``[os_vif_pref]`` options the probes read (timeout, cache TTL, OVSDB
+connection and bridge, virt driver).
+
+Registered here, once, for every family and the prober; listed for
+oslo-config-generator through :mod:`os_vif_pref.conf`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""OVSDB"""
+"""``ovsdb``, ``ovs_bridge``, ``ovs_datapath:TYPE``, ``ovs_iface:TYPE``:
+one bounded JSON-RPC round trip to ovsdb-server.
+
+Also where the probes read the pref_ovs plugin's ``[os_vif_pref_ovs]``
+options (connection, vhost-user socket directory), so they look at the
+database and directory the plugin will use.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""os-vif plugins"""
+"""``plugin:NAME``: the os-vif plugin is installed, loads and describes
+itself.
+
+With its cache of plugin descriptions as plain data, kept across
+command-line processes so that ``os-vif-pref preferences`` need not import
+os-vif's objects (see the comment above :class:`ProfileDescription`).
+"""
 
 from __future__ import annotations
 

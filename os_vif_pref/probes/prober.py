@@ -1,4 +1,12 @@
-"""The cached prober"""
+"""The prober: which family answers a capability, and the per-family cache.
+
+:class:`Prober` runs a family on demand and keeps its results for
+``[os_vif_pref] probe_cache_ttl`` seconds, keyed by the configuration the
+family reads; :func:`default_prober` is the process's one instance (the
+preference list, the CLI and the Nova integration share it).  Apart from
+the families: a new family is a module of its own, named in
+:func:`family`, ``Prober._key`` and ``Prober._run``.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +31,8 @@ from os_vif_pref.probes.plugins import (
 from os_vif_pref.probes.result import ProbeResult, _missing
 from os_vif_pref.probes.virt import probe_virt_vifs, virt_driver
 
-LOG = logging.getLogger(__name__)
+# The name it has always logged under (probes was one module).
+LOG = logging.getLogger("os_vif_pref.probes")
 
 
 def family(capability: str) -> str:

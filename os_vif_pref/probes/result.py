@@ -1,4 +1,8 @@
-"""What every probe returns."""
+"""What every probe returns: a :class:`ProbeResult`, never an exception.
+
+Apart from the families so that each of them, the prober and the preference
+list share one type without importing one another.
+"""
 
 from __future__ import annotations
 

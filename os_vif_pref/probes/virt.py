@@ -1,4 +1,9 @@
-"""What the virt driver can configure"""
+"""``virt_vif:CLASS``: what the host's virt driver can configure.
+
+For libvirt, read from the installed Nova's source without importing Nova;
+every catalogue entry requires it for its object, so a binding the
+hypervisor cannot consume is never offered.
+"""
 
 from __future__ import annotations
 
