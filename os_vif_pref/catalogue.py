@@ -31,11 +31,13 @@ import functools
 from importlib import metadata
 import importlib.resources
 from importlib.resources.abc import Traversable
+import itertools
 import json
 import logging
 import os
 from pathlib import Path
 import re
+import stat
 import sys
 from typing import TYPE_CHECKING, Any, Union
 
@@ -48,6 +50,7 @@ import yaml_rs
 # format, which neutron-server reads without this module (the dependency
 # runs one way); catalogue's names stay for existing callers.
 from os_vif_pref import exceptions
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.offer import details_match  # noqa: F401
 from os_vif_pref.versions import VersionRange, version_tuple  # noqa: F401
 
@@ -81,6 +84,14 @@ catalogue_opts = [
              "of the os_vif_pref.catalogues entry points. An entry there may "
              "add a binding, or change (override: true) or disable "
              "(enabled: false) an existing one."),
+    cfg.IntOpt(
+        "catalogue_max_file_bytes", default=1024 * 1024, min=1024,
+        help="The largest catalogue file read, in bytes. A larger file is "
+             "refused whole (one error naming this option) and the rest of "
+             "the catalogue loads: no legitimate file comes near the "
+             "default (the bundled catalogue is 18 KiB, 500 vendor entries "
+             "400 KiB), and the bound keeps a broken or hostile file from "
+             "costing nova-compute time and memory."),
     cfg.DictOpt(
         "plugin_choice", default={},
         help="Per catalogue entry, which os-vif plugin plugs it, as "
@@ -317,10 +328,17 @@ def _construct_int12(loader: Any, node: Any) -> int:
     sign = -1 if value.startswith("-") else 1
     digits = value.lstrip("+-")
     if digits.startswith("0o"):
-        return sign * int(digits[2:], 8)
-    if digits.startswith("0x"):
-        return sign * int(digits[2:], 16)
-    return sign * int(digits, 10)
+        number = int(digits[2:], 8)
+    elif digits.startswith("0x"):
+        number = int(digits[2:], 16)
+    else:
+        number = int(digits, 10)
+    if number.bit_length() > MAX_INT_BITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {number.bit_length()} bits, more "
+            f"than the {MAX_INT_BITS} a catalogue file allows",
+            node.start_mark)
+    return sign * number
 
 
 _Loader12.add_constructor("tag:yaml.org,2002:int", _construct_int12)
@@ -331,6 +349,42 @@ _YAML11_BOOLS = frozenset(
     "y Y yes Yes YES n N no No NO on On ON off Off OFF".split())
 
 Path_ = tuple[Union[str, int], ...]
+
+# What one file may cost.  Catalogue files come from vendors' packages and
+# operators' directories and are read inside nova-compute: a typo, a broken
+# generator or an attacker must not be able to make a 300-byte file expand
+# to gigabytes (YAML aliases) or a message quote megabytes.  Each bound is
+# checked while the YAML is parsed, before anything is built from it; a file
+# over one is refused whole, like any file with errors.  The numbers are in
+# doc/source/reference/catalogue.rst.
+
+#: Collections nested in collections: a legitimate file needs 7
+#: (``entries[i].os_vif.fields.f.fields.g.name``); also far below Python's
+#: recursion limit for everything that walks the data afterwards.
+MAX_DEPTH = 32
+#: YAML nodes (scalars, keys, lists, mappings) in one file: about 60 per
+#: entry, so room for 1,600 entries.
+MAX_NODES = 100_000
+#: Characters of one scalar (a key or a value); the longest legitimate ones
+#: are descriptions of a few lines.
+MAX_SCALAR_CHARS = 4096
+#: Bits of an integer: what a catalogue holds (preferences, lengths,
+#: constants) fits in 64; a longer one costs quadratic time to print.
+MAX_INT_BITS = 64
+#: Errors reported per file: enough to fix a file, not a screenful per
+#: entry of a generated file gone wrong.
+MAX_ERRORS_PER_FILE = 20
+
+#: Refuses any alias in the fast parser; the slow one then says where.
+_NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0)
+#: Where an anchor may start (a node's start: line start, after a blank or
+#: a flow indicator).  Anchors are harmless without aliases but the format
+#: has no use for either, and a text with one is read by the slow parser,
+#: which locates it; "A & B" or "a&b" in a description never matches.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,])&\S", re.MULTILINE)
+#: Characters YAML does not allow (yaml-rs lets some through, PyYAML
+#: refuses them where they stand).
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 
 
 class _Doc:
@@ -392,7 +446,10 @@ def field_name(field: Path_, data: Any = None) -> str:
                 node = node[part]
                 if isinstance(node, dict) and isinstance(
                         node.get("name"), str):
-                    out += f"({node['name']})"
+                    # A name is short once valid; an invalid one is quoted
+                    # by its own error, not in every field of its entry.
+                    name = node["name"]
+                    out += f"({name})" if len(name) <= 64 else "(...)"
             except (IndexError, KeyError, TypeError):
                 node = None
         else:
@@ -427,7 +484,7 @@ class _Builder:
                         path=self.path, line=knode.start_mark.line + 1,
                         column=knode.start_mark.column + 1,
                         field=field_name(at), reason=(
-                            f"key {knode.value!r} is read as "
+                            f"key {excerpt(knode.value)} is read as "
                             f"{type(key).__name__}; keys must be strings "
                             "(quote it)")))
                     continue
@@ -436,7 +493,7 @@ class _Builder:
                         path=self.path, line=knode.start_mark.line + 1,
                         column=knode.start_mark.column + 1,
                         field=field_name(at + (key,)), reason=(
-                            f"duplicate key {key!r} (first at line "
+                            f"duplicate key {excerpt(key)} (first at line "
                             f"{first_seen[key]}); YAML would silently keep "
                             "only the last one")))
                     continue
@@ -451,34 +508,113 @@ class _Builder:
                 self.errors.append(exceptions.CatalogueError(
                     path=self.path, line=node.start_mark.line + 1,
                     column=node.start_mark.column + 1, field=field_name(at),
-                    reason=(f"unquoted {node.value!r} is ambiguous: YAML 1.1 "
-                            "tools read it as a boolean, YAML 1.2 as a "
-                            f"string; write true/false, or \"{node.value}\" "
+                    reason=(f"unquoted {excerpt(node.value)} is ambiguous: "
+                            "YAML 1.1 tools read it as a boolean, YAML 1.2 "
+                            "as a string; write true/false, or "
+                            f"\"{node.value}\" "
                             "in quotes")))
         return self.loader.construct_object(node)
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a fifo"),
+               (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"))
+
+
+def _read_bytes(path: str, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of a regular file.
+
+    Opened non-blocking and checked before any read: a fifo where a file
+    is expected would block the reader forever (nova-compute's start), a
+    character device such as /dev/zero never ends.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise exceptions.CatalogueError(
+            path=path, reason=f"cannot read: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+        os.close(fd)
+        if st.st_size > max_bytes:
+            raise _too_large(path, st.st_size, max_bytes)
+        kind = next((k for test, k in _FILE_KINDS if test(st.st_mode)),
+                    "not a regular file")
+        raise exceptions.CatalogueError(
+            path=path, reason=f"is {kind}; a catalogue file must be a "
+                              "regular file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read(max_bytes + 1)
+        except OSError as exc:
+            raise exceptions.CatalogueError(
+                path=path, reason=f"cannot read: {exc.strerror}") from None
+
+
+def _too_large(path: str, size: int | None,
+               max_bytes: int) -> exceptions.CatalogueError:
+    what = f"{size} bytes" if size is not None else "larger"
+    return exceptions.CatalogueError(path=path, reason=(
+        f"{what}, more than [os_vif_pref] catalogue_max_file_bytes = "
+        f"{max_bytes} allows; not read"))
+
+
+def _decode(path: str, data: bytes) -> str:
+    """UTF-8 text, or an error at the line and column of the first byte
+    that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8")) + 1
+        raise exceptions.CatalogueError(
+            path=path, line=line, column=column, reason=(
+                f"not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                f"({exc.reason})")) from None
+
+
 def _read_text(source: Source) -> tuple[str, str]:
+    """The file's path and text, within ``catalogue_max_file_bytes``;
+    raises :class:`CatalogueError` saying why not."""
+    max_bytes = CONF.os_vif_pref.catalogue_max_file_bytes
+    path = str(source)
     if isinstance(source, (str, Path)):
-        path = str(source)
-        with open(path, encoding="utf-8") as f:
-            return path, f.read()
-    # A Traversable from importlib.resources (possibly inside a zip).
-    return str(source), source.read_text(encoding="utf-8")
+        data = _read_bytes(path, max_bytes)
+    else:
+        # A Traversable from importlib.resources (possibly inside a zip).
+        try:
+            with source.open("rb") as f:
+                data = f.read(max_bytes + 1)
+        except OSError as exc:
+            raise exceptions.CatalogueError(
+                path=path, reason=f"cannot read: {exc}") from None
+    if len(data) > max_bytes:
+        raise _too_large(path, None, max_bytes)
+    return path, _decode(path, data)
 
 
 Errors = list[exceptions.CatalogueError]
 
 
 def _parse(source: Source) -> tuple[_Doc | None, Errors]:
-    """Parse one file: yaml-rs first; PyYAML with positions on any doubt."""
+    """Parse one file: yaml-rs first; PyYAML with positions on any doubt.
+
+    yaml-rs refuses any alias and expands nothing; what it built is then
+    measured against the bounds (a walk as cheap as the parse).  Anything
+    it refuses, a possible anchor, or data over a bound goes to the slow
+    path, which checks the bounds on the parser's events before building
+    anything and says where the problem is.
+    """
     try:
         path, text = _read_text(source)
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [exceptions.CatalogueError(
-            path=str(source), reason=f"cannot read: {exc}")]
+    except exceptions.CatalogueError as err:
+        return None, [err]
+    if _MAYBE_ANCHOR.search(text) or _NON_PRINTABLE.search(text):
+        return _parse_slow(path, text)
     try:
-        data = yaml_rs.loads(text)
+        data = yaml_rs.loads(text, alias_limits=_NO_ALIASES)
     except Exception:  # yaml-rs has no positions: ask the slow path
         return _parse_slow(path, text)
     if data is None:
@@ -494,30 +630,132 @@ def _parse(source: Source) -> tuple[_Doc | None, Errors]:
 
 def _needs_slow_path(data: Any) -> bool:
     """Values only the positional parser can judge: maybe-booleans, keys
-    that are not strings."""
-    if isinstance(data, str):
-        return data in _YAML11_BOOLS
-    if isinstance(data, dict):
-        return any(not isinstance(k, str) or k in _YAML11_BOOLS
-                   or _needs_slow_path(v) for k, v in data.items())
-    if isinstance(data, list):
-        return any(_needs_slow_path(v) for v in data)
+    that are not strings, and data over a bound (the slow path locates
+    it).  Iterative and stopping at the first hit, so its cost is bounded
+    by the bounds, never by the data's shape."""
+    nodes = 0
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        nodes += 1
+        if isinstance(value, str):
+            if value in _YAML11_BOOLS or len(value) > MAX_SCALAR_CHARS:
+                return True
+        elif isinstance(value, int):
+            if value.bit_length() > MAX_INT_BITS:
+                return True
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH or nodes + len(value) > MAX_NODES:
+                return True
+            if isinstance(value, dict):
+                for key in value:
+                    if not isinstance(key, str) or key in _YAML11_BOOLS \
+                            or len(key) > MAX_SCALAR_CHARS:
+                        return True
+                nodes += len(value)
+                todo.extend((v, depth + 1) for v in value.values())
+            else:
+                todo.extend((v, depth + 1) for v in value)
     return False
 
 
+def _over_bounds(path: str, text: str) -> Errors | None:
+    """The first bound the file breaks, located; ``None`` when it breaks
+    none (or is not YAML: the composer says where).
+
+    Runs on the parser's events, before anything is composed, so a file
+    costs at most the bounds: an alias is refused where it stands instead
+    of being expanded, a deep or huge file stops at the node that goes
+    over.  Each event's field path is tracked for the message.
+    """
+    loader = _Loader12(text)
+    # One frame per open collection: [path, is_mapping, key or index,
+    # whether a mapping's next node is a key].
+    stack: list[list[Any]] = []
+    nodes = 0
+
+    def here() -> Path_:
+        if not stack:
+            return ()
+        at, mapping, pos, want_key = stack[-1]
+        return at if mapping and want_key else at + (pos,)
+
+    def done(key: Any = None) -> None:
+        if not stack:
+            return
+        frame = stack[-1]
+        if not frame[1]:
+            frame[2] += 1
+        elif frame[3]:
+            frame[2], frame[3] = (key if isinstance(key, str) else "?",
+                                  False)
+        else:
+            frame[3] = True
+
+    def error(event: Any, reason: str) -> Errors:
+        mark = event.start_mark
+        return [exceptions.CatalogueError(
+            path=path, line=mark.line + 1, column=mark.column + 1,
+            field=field_name(here()), reason=reason)]
+
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent,
+                                  yaml.DocumentStartEvent,
+                                  yaml.DocumentEndEvent)):
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent,
+                                  yaml.MappingEndEvent)):
+                stack.pop()
+                done()
+                continue
+            nodes += 1
+            if isinstance(event, yaml.AliasEvent):
+                return error(event, (
+                    f"YAML alias {excerpt('*' + event.anchor)}: "
+                    "anchors and aliases are not allowed in a catalogue "
+                    "file (write the value out)"))
+            if event.anchor is not None:
+                return error(event, (
+                    f"YAML anchor {excerpt('&' + event.anchor)}: "
+                    "anchors and aliases are not allowed in a catalogue "
+                    "file (write the value out)"))
+            if nodes > MAX_NODES:
+                return error(event, (
+                    f"more than {MAX_NODES} YAML nodes (keys, values, lists, "
+                    "mappings) in one file; split it"))
+            if isinstance(event, yaml.ScalarEvent):
+                if len(event.value) > MAX_SCALAR_CHARS:
+                    return error(event, (
+                        f"a value of {len(event.value)} characters, more "
+                        f"than the {MAX_SCALAR_CHARS} a catalogue file "
+                        f"allows: {excerpt(event.value)}"))
+                done(event.value)
+                continue
+            # A collection starts.
+            if len(stack) + 1 > MAX_DEPTH:
+                return error(event, (
+                    f"nested deeper than {MAX_DEPTH} levels of lists and "
+                    "mappings"))
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            stack.append([here(), mapping, "" if mapping else 0, True])
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
 def _parse_slow(path: str, text: str) -> tuple[_Doc | None, Errors]:
+    over = _over_bounds(path, text)
+    if over is not None:
+        return None, over
     loader = _Loader12(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        return None, [exceptions.CatalogueError(
-            path=path, line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            reason=f"not valid YAML: {exc.problem or exc.context}")]
     except yaml.YAMLError as exc:
-        return None, [exceptions.CatalogueError(
-            path=path, reason=f"not valid YAML: {exc}")]
+        return None, [_yaml_error(path, text, exc)]
     if node is None:
         loader.dispose()
         return None, [exceptions.CatalogueError(
@@ -527,12 +765,34 @@ def _parse_slow(path: str, text: str) -> tuple[_Doc | None, Errors]:
     try:
         data = builder.build(node)
     except yaml.YAMLError as exc:
-        return None, [exceptions.CatalogueError(
-            path=path, reason=f"not valid YAML: {exc}")]
+        return None, [_yaml_error(path, text, exc)]
     finally:
         loader.dispose()
     doc = _Doc(path, text, data, marks=builder.marks, raw=builder.raw)
     return doc, builder.errors
+
+
+def _yaml_error(path: str, text: str,
+                exc: yaml.YAMLError) -> exceptions.CatalogueError:
+    """PyYAML's error where it stands (its problem, not its snippet)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A character YAML does not allow (a control character, binary).
+        pos = exc.position
+        char = exc.character
+        code = char if isinstance(char, int) else ord(char)
+        return exceptions.CatalogueError(
+            path=path, line=text.count("\n", 0, pos) + 1,
+            column=pos - (text.rfind("\n", 0, pos) + 1) + 1,
+            reason=f"not valid YAML: character #x{code:04x} is not "
+                   "allowed")
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        return exceptions.CatalogueError(
+            path=path, line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            reason=f"not valid YAML: {exc.problem or exc.context}")
+    return exceptions.CatalogueError(path=path,
+                                     reason=f"not valid YAML: {exc}")
 
 
 # --------------------------------------------------------------------------
@@ -568,18 +828,24 @@ def _schema_reason(error: jsonschema.ValidationError, doc: _Doc) -> str:
     raw = doc.raw.get(at)
     if error.validator == "type" and raw is not None and not isinstance(
             error.instance, str) and "string" in str(error.validator_value):
-        return (f"unquoted {raw!r} is read by YAML as "
-                f"{type(error.instance).__name__} {error.instance!r}; "
-                f"write it in quotes: \"{raw}\"")
+        quoted = f": \"{raw}\"" if len(raw) <= 60 else ""
+        return (f"unquoted {excerpt(raw)} is read by YAML as "
+                f"{type(error.instance).__name__} "
+                f"{excerpt(error.instance)}; write it in quotes{quoted}")
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(
             error.schema.get("properties", {})))
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return (f"unknown field(s) {', '.join(map(repr, extra))} "
-                f"(allowed: {allowed})")
+        more = f" and {len(extra) - 10} more" if len(extra) > 10 else ""
+        return (f"unknown field(s) {', '.join(map(excerpt, extra[:10]))}"
+                f"{more} (allowed: {allowed})")
     if error.validator == "pattern" and raw is not None:
-        return f"{error.instance!r} does not match {error.validator_value!r}"
-    return error.message
+        return (f"{excerpt(error.instance)} does not match "
+                f"{error.validator_value!r}")
+    # jsonschema quotes the whole value (for a list of entries: all of
+    # them); quote an excerpt instead.
+    return error.message.replace(repr(error.instance),
+                                 excerpt(error.instance))
 
 
 def _best_match(error: jsonschema.ValidationError) -> Any:
@@ -600,7 +866,10 @@ def _schema_errors(doc: _Doc) -> list[exceptions.CatalogueError]:
     except fastjsonschema.JsonSchemaException:
         pass
     out = []
-    for error in sorted(_validator().iter_errors(doc.data),
+    # One more than is reported: load() then says there were more.
+    found = itertools.islice(_validator().iter_errors(doc.data),
+                             MAX_ERRORS_PER_FILE + 1)
+    for error in sorted(found,
                         key=lambda e: [str(p) for p in e.absolute_path]):
         # oneOf/anyOf: report the most specific sub-error.
         best = _best_match(error)
@@ -797,11 +1066,11 @@ def _check_fields(cls: Any, fields: Mapping[str, Any], at: Path_, doc: _Doc,
         here = at + (fname,)
         if fname in common:
             errors.append(doc.error(here, (
-                f"{fname!r} is filled by the converter as Nova fills it; "
-                "an entry cannot redefine it")))
+                f"{excerpt(fname)} is filled by the converter as Nova fills "
+                "it; an entry cannot redefine it")))
         elif fname not in cls.fields:
             errors.append(doc.error(here, (
-                f"{cls.name} has no field {fname!r} (fields: "
+                f"{cls.name} has no field {excerpt(fname)} (fields: "
                 f"{', '.join(sorted(set(cls.fields) - common))})")))
             continue
         nested = source.get("object")
@@ -809,7 +1078,7 @@ def _check_fields(cls: Any, fields: Mapping[str, Any], at: Path_, doc: _Doc,
             ncls = registry.get(nested)
             if ncls is None:
                 errors.append(doc.error(here + ("object",), (
-                    f"os-vif has no object {nested!r}")))
+                    f"os-vif has no object {excerpt(nested)}")))
             else:
                 _check_fields(ncls, source.get("fields", {}),
                               here + ("fields",), doc, registry, errors)
@@ -839,7 +1108,7 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
     for vt in neutron["vnic_types"]:
         if vt not in VNIC_TYPES:
             errors.append(doc.error(at + ("neutron", "vnic_types"), (
-                f"unknown vnic_type {vt!r} (Neutron's: "
+                f"unknown vnic_type {excerpt(vt)} (Neutron's: "
                 f"{', '.join(sorted(VNIC_TYPES))})")))
     for key, value in neutron.get("vif_details", {}).get(
             "match", {}).items():
@@ -850,7 +1119,7 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
     cls = registry.get(osv["object"])
     if cls is None or cls.kind != "vif":
         errors.append(doc.error(at + ("os_vif", "object"), (
-            f"{osv['object']!r} is not an os-vif VIF object (known: "
+            f"{excerpt(osv['object'])} is not an os-vif VIF object (known: "
             + ", ".join(sorted(n for n, c in registry.items()
                                if c.kind == "vif" and n != "VIFBase"))
             + ")")))
@@ -865,7 +1134,8 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
         if pcls is None or pcls.kind != "port_profile":
             errors.append(doc.error(
                 at + ("os_vif", "port_profile", "object"), (
-                f"{pp['object']!r} is not an os-vif port profile (known: "
+                f"{excerpt(pp['object'])} is not an os-vif port profile "
+                "(known: "
                 + ", ".join(sorted(
                     n for n, c in registry.items()
                     if c.kind == "port_profile"
@@ -879,7 +1149,7 @@ def _check_entry(raw: Mapping[str, Any], at: Path_, doc: _Doc,
                           registry, errors)
     if raw["plugin"] in raw.get("alt_plugins", ()):
         errors.append(doc.error(at + ("alt_plugins",), (
-            f"lists the entry's own plugin {raw['plugin']!r}")))
+            f"lists the entry's own plugin {excerpt(raw['plugin'])}")))
 
 
 # --------------------------------------------------------------------------
@@ -1046,6 +1316,18 @@ def _load_doc(source: Source) -> tuple[_Doc | None,
     return doc, errors
 
 
+def _capped(errors: Errors) -> Errors:
+    """At most :data:`MAX_ERRORS_PER_FILE` of one file's errors, then one
+    saying that there were more: a generated file gone wrong must not
+    print a screenful per entry (the first errors are the ones to fix)."""
+    if len(errors) <= MAX_ERRORS_PER_FILE:
+        return errors
+    return errors[:MAX_ERRORS_PER_FILE] + [exceptions.CatalogueError(
+        path=errors[0].path, reason=(
+            f"more errors not shown: at most {MAX_ERRORS_PER_FILE} are "
+            "reported per file"))]
+
+
 def load(layers: Iterable[Iterable[Source]] | None = None, *,
          strict: bool = False,
          plugin_choice: Mapping[str, str] | None = None) -> Catalogue:
@@ -1069,12 +1351,12 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
             if doc is not None:
                 files.append(doc.path)
             if doc is None or file_errors:
-                errors += file_errors
+                errors += _capped(file_errors)
                 continue
             staged, file_errors = _stage(doc, layer_no, items, seen_in_layer,
                                          registry)
             if file_errors:
-                errors += file_errors
+                errors += _capped(file_errors)
                 continue
             for name, item in staged.items():
                 if name not in items:
@@ -1093,8 +1375,8 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
             if wanted != entry.plugin and wanted not in entry.alt_plugins:
                 errors.append(exceptions.CatalogueError(
                     path="[os_vif_pref] plugin_choice", field=name,
-                    reason=(f"plugin {wanted!r} is not one the entry allows "
-                            f"({', '.join(allowed)})")))
+                    reason=(f"plugin {excerpt(wanted)} is not one the entry "
+                            f"allows ({', '.join(allowed)})")))
             else:
                 alts = tuple(p for p in (entry.plugin,) + entry.alt_plugins
                              if p != wanted)
@@ -1109,7 +1391,7 @@ def load(layers: Iterable[Iterable[Source]] | None = None, *,
         if entry.replacement and entry.replacement not in items:
             errors.append(exceptions.CatalogueError(
                 path=entry.origin, field="deprecated.replacement",
-                reason=f"names no entry: {entry.replacement!r}"))
+                reason=f"names no entry: {excerpt(entry.replacement)}"))
     entries.sort(key=lambda e: (-e.preference, e.name))
     if errors:
         for err in errors:
@@ -1131,20 +1413,23 @@ def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
     errors: list[exceptions.CatalogueError] = []
     staged: dict[str, _Layered] = {}
     for i, raw in enumerate(doc.data["entries"]):
+        if len(errors) > MAX_ERRORS_PER_FILE:
+            break  # the file is refused; load() says there were more
         at: Path_ = ("entries", i)
         name = raw["name"]
         if name in staged or name in seen_in_layer:
             first = (_origin(doc, staged[name].at) if name in staged
                      else _origin(*seen_in_layer[name]))
             errors.append(doc.error(at + ("name",), (
-                f"entry {name!r} is defined twice: here and at {first}")))
+                f"entry {excerpt(name)} is defined twice: here and at "
+                f"{first}")))
             continue
         explicit = raw.get("override") is True or raw.get("enabled") is False
         if name in items:
             base = items[name]
             if not explicit:
                 errors.append(doc.error(at + ("name",), (
-                    f"entry {name!r} already exists at "
+                    f"entry {excerpt(name)} already exists at "
                     f"{_origin(base.doc, base.at)}; to change it say "
                     "'override: true', to switch it off 'enabled: false', "
                     "or choose another name")))
@@ -1160,7 +1445,7 @@ def _stage(doc: _Doc, layer_no: int, items: Mapping[str, _Layered],
             if raw.get("override") is True:
                 errors.append(doc.error(at + ("override",), (
                     f"override: true, but no earlier layer has an entry "
-                    f"named {name!r}")))
+                    f"named {excerpt(name)}")))
                 continue
             item = _Layered(raw=dict(raw), doc=doc, at=at, layer=doc.path)
             _check_entry(raw, at, doc, registry, errors)

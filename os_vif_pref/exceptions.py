@@ -11,6 +11,39 @@ from __future__ import annotations
 
 from typing import Any
 
+#: How much of a value a message quotes.  Input reaches messages from
+#: files, ports and offers of any size; an error report must stay a line
+#: long whatever was sent, and this is enough to recognise the value.
+EXCERPT_CHARS = 80
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)`` when short; else its first ``limit`` characters,
+    marked: ``'aaaa'... (4999960 more characters)``.
+
+    Every message that quotes input goes through here (the catalogue, the
+    offer and port readers, the CLI, logs), so none grows with its input.
+    A string is cut before it is quoted, so the count is of the string's
+    own characters and a 5 MB value costs no 5 MB repr; other values are
+    cut in their repr.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value) - limit} more characters)"
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) <= limit:
+            return repr(value)
+        return (f"{bytes(value[:limit])!r}... ({len(value) - limit} more "
+                "bytes)")
+    try:
+        text = repr(value)
+    except ValueError:  # holds an integer too long to print
+        return f"<a {type(value).__name__} too long to show>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
 
 class OsVifPrefException(Exception):
     """Base class: ``msg_fmt % kwargs`` is the message."""
@@ -30,13 +63,30 @@ class OsVifPrefException(Exception):
 
 
 class InvalidArgument(OsVifPrefException):
-    msg_fmt = "Invalid %(name)s %(value)r: %(reason)s"
+    """A value given to a command or function that cannot be used.
+
+    ``value`` is input (a path, a port, a string from a file): the message
+    quotes an :func:`excerpt` of it, never the whole of it.
+    """
+
+    msg_fmt = "Invalid %(name)s %(value)s: %(reason)s"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        if "value" in kwargs:
+            self.value = kwargs["value"]
+            kwargs["value"] = excerpt(kwargs["value"])
+        super().__init__(message, **kwargs)
 
 
 class CatalogueError(OsVifPrefException):
     """One problem in one catalogue file, located as precisely as known."""
 
     msg_fmt = "%(location)s: %(field)s: %(reason)s"
+
+    #: The most a reason may say.  Reasons quote :func:`excerpt` of what
+    #: they name; this is the net under a reason that would still quote
+    #: more (a list of names, a parser's own message).
+    MAX_REASON = 400
 
     def __init__(self, *, path: str, reason: str, line: int | None = None,
                  column: int | None = None, field: str = "") -> None:
@@ -49,6 +99,9 @@ class CatalogueError(OsVifPrefException):
         self.line = line
         self.column = column
         self.field = field or "(file)"
+        if len(reason) > self.MAX_REASON:
+            reason = (f"{reason[:self.MAX_REASON]}... "
+                      f"({len(reason) - self.MAX_REASON} more characters)")
         self.reason = reason
         super().__init__(location=location, field=self.field, reason=reason)
 
