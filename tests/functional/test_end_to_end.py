@@ -24,6 +24,8 @@ import pytest
 
 from os_vif_pref import neutron, nova, offer
 from os_vif_pref.cli import demo
+from os_vif_pref.cli.demo import cases as demo_cases
+from os_vif_pref.cli.demo import sandbox as demo_sandbox
 from os_vif_pref.testing import netns as netns_testing
 
 pytestmark = pytest.mark.functional
@@ -70,7 +72,7 @@ def _plug_and_ping(box, vifs, subnet: int) -> None:
             guests.append(box.attach_guest(vif, f"10.252.{subnet}.{i + 1}/24"))
             os_vif.plug(vif, inst)
             plugged.append(vif)
-        state = demo._links()
+        state = demo_sandbox._links()
         for vif in vifs:
             if isinstance(vif, objects.vif.VIFOpenVSwitch):
                 assert vif.vif_name in box.ovs_ports()
@@ -173,7 +175,7 @@ def test_old_nova_without_offer_gets_the_drivers_default(box, clean):
 def test_binding_outside_the_offer_is_refused_and_nothing_plugged(box,
                                                                   clean):
     _, the_offer = box.host_offer()
-    vif_type, details = demo._outside(the_offer)
+    vif_type, details = demo_cases._outside(the_offer)
     profile = {offer.KEY: offer.encode(the_offer)}
     network = _network("outside")
     (port,) = _bound_ports(demo.LegacyDriver(vif_type, details), network,

@@ -12,6 +12,8 @@ import pytest
 
 from os_vif_pref import catalogue, neutron, offer
 from os_vif_pref.cli import demo, main
+from os_vif_pref.cli.demo import cases as demo_cases
+from os_vif_pref.cli.demo import command as demo_command
 from os_vif_pref.testing import ml2
 
 CAT = catalogue.load(plugin_choice={})
@@ -73,7 +75,7 @@ def test_bind_unbound_is_binding_failed() -> None:
 
 
 def test_outside_picks_a_type_not_offered() -> None:
-    vif_type, _ = demo._outside(OFFER)
+    vif_type, _ = demo_cases._outside(OFFER)
     assert vif_type not in {i.vif_type for i in OFFER}
 
 
@@ -103,12 +105,12 @@ def test_demo_refuses_to_start_without_ovs(monkeypatch) -> None:
 
 
 def test_cases_on_real_neutron_use_real_drivers_and_agents() -> None:
-    from os_vif_pref.cli import demo_neutron
+    from os_vif_pref.cli.demo import real_neutron
 
     assert demo.real_path_problem() is None     # Neutron and Nova are here
     for case in demo.CASES:
         assert case.real.driver in {"pref_openvswitch", "openvswitch"}
-        assert case.real.agent in demo_neutron.AGENTS
+        assert case.real.agent in real_neutron.AGENTS
         assert case.expected(True) == case.real.expect
         assert case.expected(False) == case.expect
     # Stock Neutron ("an old Neutron") appears, and so does ours.
@@ -119,13 +121,13 @@ def test_cases_on_real_neutron_use_real_drivers_and_agents() -> None:
 def test_real_ml2_binds_from_the_offer_like_nova_asks() -> None:
     """The demo's Neutron is Neutron: its ML2 plugin, our driver, an OVS
     agent reporting DPDK, ports bound as Nova binds them."""
-    from os_vif_pref.cli import demo_neutron
+    from os_vif_pref.cli.demo import real_neutron
 
     host = HOST
     the_offer = offer.from_entries([CAT.get("ovs"), CAT.get("ovs-hybrid")],
                                    host=host)
     profile = {offer.KEY: offer.encode(the_offer)}
-    with demo_neutron.NeutronProcess(mtu=1400) as n:
+    with real_neutron.NeutronProcess(mtu=1400) as n:
         assert n.wait_ready().split(".")[0].isdigit()
         n.use_driver("pref_openvswitch")
         n.agent(host, "dpdk")
@@ -145,7 +147,7 @@ def test_real_ml2_binds_from_the_offer_like_nova_asks() -> None:
         stock = n.bind(net["id"], host, profile)
         assert stock["binding:vif_type"] == "vhostuser"
         assert stock["binding:vif_details"]["vhostuser_socket"]
-        with pytest.raises(demo_neutron.NeutronFailed,
+        with pytest.raises(real_neutron.NeutronFailed,
                            match="delete_network: .*NetworkInUse"):
             n.delete_network(net["id"])
         n.delete_ports([port, stock])
@@ -171,7 +173,7 @@ def test_ml2_context_option_selects_the_fallback(monkeypatch, argv, real):
         return demo.Report(out=out)
 
     monkeypatch.setattr(private_ovs, "available", lambda: None)
-    monkeypatch.setattr(demo, "run", fake_run)
+    monkeypatch.setattr(demo_command, "run", fake_run)
     app = main.OsVifPrefApp()
     app.stdout, app.stderr = io.StringIO(), io.StringIO()
     assert app.run(argv) == 0
