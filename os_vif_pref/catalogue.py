@@ -659,14 +659,15 @@ def _needs_slow_path(data: Any) -> bool:
     return False
 
 
-def _over_bounds(path: str, text: str) -> Errors | None:
+def yaml_over_bounds(path: str, text: str) -> Errors | None:
     """The first bound the file breaks, located; ``None`` when it breaks
     none (or is not YAML: the composer says where).
 
     Runs on the parser's events, before anything is composed, so a file
     costs at most the bounds: an alias is refused where it stands instead
     of being expanded, a deep or huge file stops at the node that goes
-    over.  Each event's field path is tracked for the message.
+    over.  Each event's field path is tracked for the message.  Public
+    for the other YAML the package reads (``preferences --instance``).
     """
     loader = _Loader12(text)
     # One frame per open collection: [path, is_mapping, key or index,
@@ -714,13 +715,13 @@ def _over_bounds(path: str, text: str) -> Errors | None:
             if isinstance(event, yaml.AliasEvent):
                 return error(event, (
                     f"YAML alias {excerpt('*' + event.anchor)}: "
-                    "anchors and aliases are not allowed in a catalogue "
-                    "file (write the value out)"))
+                    "anchors and aliases are not allowed (write the "
+                    "value out)"))
             if event.anchor is not None:
                 return error(event, (
                     f"YAML anchor {excerpt('&' + event.anchor)}: "
-                    "anchors and aliases are not allowed in a catalogue "
-                    "file (write the value out)"))
+                    "anchors and aliases are not allowed (write the "
+                    "value out)"))
             if nodes > MAX_NODES:
                 return error(event, (
                     f"more than {MAX_NODES} YAML nodes (keys, values, lists, "
@@ -729,8 +730,8 @@ def _over_bounds(path: str, text: str) -> Errors | None:
                 if len(event.value) > MAX_SCALAR_CHARS:
                     return error(event, (
                         f"a value of {len(event.value)} characters, more "
-                        f"than the {MAX_SCALAR_CHARS} a catalogue file "
-                        f"allows: {excerpt(event.value)}"))
+                        f"than the {MAX_SCALAR_CHARS} allowed: "
+                        f"{excerpt(event.value)}"))
                 done(event.value)
                 continue
             # A collection starts.
@@ -748,7 +749,7 @@ def _over_bounds(path: str, text: str) -> Errors | None:
 
 
 def _parse_slow(path: str, text: str) -> tuple[_Doc | None, Errors]:
-    over = _over_bounds(path, text)
+    over = yaml_over_bounds(path, text)
     if over is not None:
         return None, over
     loader = _Loader12(text)

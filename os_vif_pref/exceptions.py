@@ -17,7 +17,8 @@ from typing import Any
 EXCERPT_CHARS = 80
 
 
-def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+def excerpt(value: Any, limit: int = EXCERPT_CHARS, *,
+            quote: bool = True) -> str:
     """``repr(value)`` when short; else its first ``limit`` characters,
     marked: ``'aaaa'... (4999960 more characters)``.
 
@@ -25,12 +26,15 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     offer and port readers, the CLI, logs), so none grows with its input.
     A string is cut before it is quoted, so the count is of the string's
     own characters and a 5 MB value costs no 5 MB repr; other values are
-    cut in their repr.
+    cut in their repr.  ``quote=False``: a string as it is (a port id or a
+    vif_type in running text), still cut and marked.
     """
     if isinstance(value, str):
+        shown = repr if quote else str
         if len(value) <= limit:
-            return repr(value)
-        return f"{value[:limit]!r}... ({len(value) - limit} more characters)"
+            return shown(value)
+        return (f"{shown(value[:limit])}... ({len(value) - limit} more "
+                "characters)")
     if isinstance(value, (bytes, bytearray)):
         if len(value) <= limit:
             return repr(value)
@@ -49,15 +53,22 @@ class OsVifPrefException(Exception):
     """Base class: ``msg_fmt % kwargs`` is the message."""
 
     msg_fmt = "An unknown os-vif-pref error occurred."
+    #: Keyword arguments that carry input (a port id, a value from a file),
+    #: each with whether it is quoted: the message shows an
+    #: :func:`excerpt` of them (``kwargs`` keeps them whole).
+    input_kwargs: dict[str, bool] = {}
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         self.kwargs = kwargs
         if not message:
+            shown = {k: excerpt(v, quote=self.input_kwargs[k])
+                     if k in self.input_kwargs else v
+                     for k, v in kwargs.items()}
             try:
-                message = self.msg_fmt % kwargs
+                message = self.msg_fmt % shown
             except (KeyError, TypeError, ValueError):
                 # A wrong format must not hide the original error.
-                message = f"{self.msg_fmt} {kwargs!r}"
+                message = f"{self.msg_fmt} {excerpt(kwargs, 400)}"
         self.message = message
         super().__init__(message)
 
@@ -70,12 +81,7 @@ class InvalidArgument(OsVifPrefException):
     """
 
     msg_fmt = "Invalid %(name)s %(value)s: %(reason)s"
-
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        if "value" in kwargs:
-            self.value = kwargs["value"]
-            kwargs["value"] = excerpt(kwargs["value"])
-        super().__init__(message, **kwargs)
+    input_kwargs = {"value": True}
 
 
 class CatalogueError(OsVifPrefException):

@@ -34,7 +34,8 @@ _FORBIDDEN = frozenset("/:") | frozenset(" \t\n\r\x0b\x0c\x00")
 
 
 class InvalidInterfaceName(exceptions.OsVifPrefException):
-    msg_fmt = "Invalid interface name %(name)r for port %(port)s: %(reason)s"
+    msg_fmt = "Invalid interface name %(name)s for port %(port)s: %(reason)s"
+    input_kwargs = {"name": True, "port": False}
 
 
 def check(name: str, port_id: str = "?") -> str:
@@ -59,7 +60,8 @@ def check(name: str, port_id: str = "?") -> str:
     if bad:
         raise InvalidInterfaceName(
             name=name, port=port_id,
-            reason=f"contains forbidden character(s) {bad!r}")
+            reason="contains forbidden character(s) "
+                   f"{exceptions.excerpt(''.join(bad))}")
     return name
 
 

@@ -106,6 +106,7 @@ from typing import TYPE_CHECKING, Any, Union
 from oslo_config import cfg
 
 from os_vif_pref import exceptions
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.versions import VersionRange, version_tuple
 
 if TYPE_CHECKING:  # for type hints only: never imported at run time
@@ -365,7 +366,8 @@ def _host_of(offer: Offer, host: str | None) -> str:
     host = host or offer.host
     if not isinstance(host, str) or not host or len(host) > _MAX_HOST:
         raise ValueError(
-            f"an offer names the host it was computed for: got {host!r}")
+            "an offer names the host it was computed for: got "
+            f"{excerpt(host)}")
     return host
 
 
@@ -378,9 +380,9 @@ def _range_text(obj: str, rng: VersionRange) -> str:
 
 def _wire_name(kind: str, value: str, item: OfferItem) -> str:
     if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValueError(f"offer item {item.name!r}: {kind} {value!r} cannot "
-                         "be sent (letters, digits, _ . : - only, at most "
-                         "64)")
+        raise ValueError(f"offer item {excerpt(item.name)}: {kind} "
+                         f"{excerpt(value)} cannot be sent (letters, "
+                         "digits, _ . : - only, at most 64)")
     return value
 
 
@@ -439,7 +441,7 @@ class _Encoding:
     def _ref(self, obj: str, rng: VersionRange) -> str:
         text = _range_text(obj, rng)
         if not _OBJ_RE.match(text):
-            raise ValueError(f"os-vif object {text!r} cannot be sent")
+            raise ValueError(f"os-vif object {excerpt(text)} cannot be sent")
         index = self._index.get(text)
         if index is None:
             index = self._index[text] = len(self.objects)
@@ -452,10 +454,10 @@ class _Encoding:
         try:
             vnics = "".join(VNIC_CODES[v] for v in item.vnic_types)
         except KeyError as exc:
-            raise ValueError(f"offer item {name!r}: unknown vnic_type "
-                             f"{exc.args[0]!r}") from None
+            raise ValueError(f"offer item {excerpt(name)}: unknown vnic_type "
+                             f"{excerpt(exc.args[0])}") from None
         if not vnics:
-            raise ValueError(f"offer item {name!r}: no vnic_types")
+            raise ValueError(f"offer item {excerpt(name)}: no vnic_types")
         refs = self._ref(item.os_vif_object, item.os_vif_versions)
         if item.port_profile_object is not None:
             assert item.port_profile_versions is not None
@@ -586,7 +588,7 @@ def _check_size(value: Any, max_bytes: int) -> None:
             budget -= 2 + 2 * len(node)
             for k, v in node.items():
                 if not isinstance(k, str):
-                    raise _bad(f"object key {k!r} is not a string")
+                    raise _bad(f"object key {excerpt(k)} is not a string")
                 budget -= len(k) + 2
                 stack.append((v, depth + 1))
                 if budget < 0:
@@ -614,7 +616,7 @@ class _UnknownMajor(Exception):
 def _version(raw: Any) -> tuple[int, int]:
     """(major, minor) of the ``v`` field; a newer minor is fine."""
     if isinstance(raw, bool):
-        raise _bad(f"v: {raw!r} is not a version")
+        raise _bad(f"v: {excerpt(raw)} is not a version")
     if isinstance(raw, int) and 0 <= raw < 10_000:
         major, minor = raw, 0
     elif isinstance(raw, str) and _WIRE_VERSION_RE.match(raw):
@@ -622,7 +624,8 @@ def _version(raw: Any) -> tuple[int, int]:
         major = int(parts[0])
         minor = int(parts[1]) if len(parts) > 1 else 0
     else:
-        raise _bad(f"v: {raw!r} is not a version (expected \"{VERSION}.N\")")
+        raise _bad(f"v: {excerpt(raw)} is not a version (expected "
+                   f"\"{VERSION}.N\")")
     if major != VERSION:
         raise _UnknownMajor(f"{major}.{minor}")
     return major, minor
@@ -639,13 +642,13 @@ def _objects(raw: Any) -> list[tuple[str, VersionRange]]:
         m = _OBJ_RE.match(text) if isinstance(text, str) else None
         if m is None:
             raise _bad(f"o[{n}]: expected \"CLASS MIN-MAX\" such as "
-                       f"\"VIFVHostUser 1.0-1.1\", got {text!r}")
+                       f"\"VIFVHostUser 1.0-1.1\", got {excerpt(text)}")
         name, lo, hi = m.group(1), m.group(2), m.group(3) or m.group(2)
         if version_tuple(lo) > version_tuple(hi):
             raise _bad(f"o[{n}]: min {lo} is greater than max {hi}")
         if name.islower():
             if name not in _CLASS_NAMES:
-                raise _bad(f"o[{n}]: {name!r} is not a class code")
+                raise _bad(f"o[{n}]: {excerpt(name)} is not a class code")
             name = _CLASS_NAMES[name]
         out.append((name, VersionRange(lo, hi)))
     return out
@@ -655,7 +658,8 @@ def _scalar_details(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, Mapping) or any(
             isinstance(v, (Mapping, list)) or not isinstance(k, str)
             for k, v in raw.items()):
-        raise _bad(f"{where}: expected an object of scalars, got {raw!r}")
+        raise _bad(f"{where}: expected an object of scalars, got "
+                   f"{excerpt(raw)}")
     return dict(raw)
 
 
@@ -674,7 +678,7 @@ def _item(raw: Any, i: int, objects: list[tuple[str, VersionRange]]
             if not isinstance(raw[2], list) or not all(
                     isinstance(k, str) and k for k in raw[2]):
                 raise _bad(f"{where}[2]: expected a list of detail names, "
-                           f"got {raw[2]!r}")
+                           f"got {excerpt(raw[2])}")
             extra_required = tuple(raw[2])
         raw = raw[0]
     if not isinstance(raw, str):
@@ -683,23 +687,23 @@ def _item(raw: Any, i: int, objects: list[tuple[str, VersionRange]]
     fields = raw.split(" ")
     if len(fields) < 4:
         raise _bad(f"{where}: expected \"NAME VIF_TYPE VNICS OBJECTS "
-                   f"[DETAILS]\", got {raw[:80]!r}")
+                   f"[DETAILS]\", got {excerpt(raw)}")
     name, vif_type, vnics, refs = fields[:4]
     if not _NAME_RE.match(name):
-        raise _bad(f"{where}.name: {name[:80]!r} is not a binding name")
+        raise _bad(f"{where}.name: {excerpt(name)} is not a binding name")
     where = f"i[{i}]({name})"
     if not _NAME_RE.match(vif_type):
-        raise _bad(f"{where}.vif_type: {vif_type[:80]!r} is not a vif_type")
+        raise _bad(f"{where}.vif_type: {excerpt(vif_type)} is not a vif_type")
     if not vnics.isalpha() or not vnics.isascii():
         raise _bad(f"{where}.vnic_types: expected vnic letters such as "
-                   f"\"n\" or \"dv\", got {vnics[:80]!r}")
+                   f"\"n\" or \"dv\", got {excerpt(vnics)}")
     # Letters this side does not know come from a newer minor version.
     vnic_types = tuple(dict.fromkeys(
         _VNIC_NAMES[c] for c in vnics if c in _VNIC_NAMES))
     m = _REFS_RE.match(refs)
     if m is None:
         raise _bad(f"{where}.objects: expected an index into 'o' or "
-                   f"\"VIF,PROFILE\", got {refs[:80]!r}")
+                   f"\"VIF,PROFILE\", got {excerpt(refs)}")
     indexes = [int(g) for g in m.groups() if g is not None]
     for n in indexes:
         if n >= len(objects):
@@ -725,22 +729,22 @@ def _item(raw: Any, i: int, objects: list[tuple[str, VersionRange]]
             key, value = token.split("=", 1)
             if not _VALUE_RE.match(value):
                 raise _bad(f"{where}.vif_details: bad value in "
-                           f"{token[:80]!r}")
+                           f"{excerpt(token)}")
         else:
             sigil, key = "", token
         if not _KEY_RE.match(key):
             raise _bad(f"{where}.vif_details: bad detail token "
-                       f"{token[:80]!r}")
+                       f"{excerpt(token)}")
         key = _DETAIL_NAMES.get(key, key)
         if sigil == "*":
             required.append(key)
         elif key in details:
-            raise _bad(f"{where}.vif_details: {key!r} given twice")
+            raise _bad(f"{where}.vif_details: {excerpt(key)} given twice")
         else:
             details[key] = False if sigil == "!" else value
     for key, want in extra_match.items():
         if key in details:
-            raise _bad(f"{where}.vif_details: {key!r} given twice")
+            raise _bad(f"{where}.vif_details: {excerpt(key)} given twice")
         details[key] = want
     required.extend(extra_required)
     if not vnic_types:
@@ -796,7 +800,7 @@ def _decode(value: Any, max_items: int | None, max_bytes: int | None
     host = value.get("h")
     if not isinstance(host, str) or not host or len(host) > _MAX_HOST:
         raise _bad(f"h: expected the host name the offer is for, got "
-                   f"{host!r}")
+                   f"{excerpt(host)}")
     objects = _objects(value.get("o"))
     items = []
     seen: set[str] = set()
@@ -805,7 +809,8 @@ def _decode(value: Any, max_items: int | None, max_bytes: int | None
         if item is None:
             continue
         if item.name in seen:
-            raise _bad(f"i[{i}]: binding {item.name!r} is offered twice")
+            raise _bad(f"i[{i}]: binding {excerpt(item.name)} is offered "
+                       "twice")
         seen.add(item.name)
         items.append(item)
     offer = Offer(version=major, minor=minor, items=tuple(items), host=host)

@@ -182,7 +182,8 @@ class InstanceInfo:
         """Why this instance cannot use ``entry`` (empty: it can)."""
         out = []
         if self.vnic_type and self.vnic_type not in entry.vnic_types:
-            out.append(f"the port asks for vnic_type {self.vnic_type!r}; "
+            out.append("the port asks for vnic_type "
+                       f"{exceptions.excerpt(self.vnic_type)}; "
                        f"this binding serves {', '.join(entry.vnic_types)}")
         rules = entry.instance_rules
         hp = rules.get("hugepages")
@@ -196,7 +197,8 @@ class InstanceInfo:
                        f"{self.mem_page_size})")
         models = rules.get("exclude_vif_models") or ()
         if self.vif_model and self.vif_model in models:
-            out.append(f"not available for vif model {self.vif_model!r} "
+            out.append("not available for vif model "
+                       f"{exceptions.excerpt(self.vif_model)} "
                        "(hw_vif_model)")
         return out
 

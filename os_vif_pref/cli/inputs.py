@@ -52,8 +52,8 @@ EXPECTED = (
     "network info cache entry or the cache's list)")
 
 
-def read_json(path: str, what: str, stdin: Any = None) -> Any:
-    """JSON from a file or ``-`` (stdin), bounded, with a clear error."""
+def read_text(path: str, what: str, stdin: Any = None) -> str:
+    """The text of a file or ``-`` (stdin), bounded, with a clear error."""
     try:
         if path == "-":
             stream = stdin if stdin is not None else sys.stdin
@@ -68,6 +68,12 @@ def read_json(path: str, what: str, stdin: Any = None) -> Any:
         raise exceptions.InvalidArgument(
             name=what, value=path,
             reason=f"larger than {MAX_INPUT_BYTES} bytes")
+    return text
+
+
+def read_json(path: str, what: str, stdin: Any = None) -> Any:
+    """JSON from a file or ``-`` (stdin), bounded, with a clear error."""
+    text = read_text(path, what, stdin)
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -82,7 +88,7 @@ def _json_object(value: Any, where: str) -> Any:
             return json.loads(value)
         except ValueError as exc:
             raise exceptions.InvalidArgument(
-                name=where, value=value[:60],
+                name=where, value=value,
                 reason=f"a string that is not a JSON object: {exc}",
             ) from None
     if value == "":
@@ -143,7 +149,8 @@ def _shape(data: Any) -> str:
     if isinstance(data, Mapping):
         keys = sorted(map(str, data))
         more = f" (+{len(keys) - 12} more)" if len(keys) > 12 else ""
-        return ("an object with keys " + ", ".join(keys[:12]) + more
+        return ("an object with keys " + ", ".join(
+            exceptions.excerpt(k, quote=False) for k in keys[:12]) + more
                 if keys else "an empty object")
     if isinstance(data, list):
         return f"a list of {len(data)} item(s)"
@@ -205,7 +212,10 @@ def select(found: list[dict[str, Any]], wanted: str | None,
         raise exceptions.InvalidArgument(
             name=what, value=wanted,
             reason="no such port in the input (ports: " + ", ".join(
-                str(p.get("id")) for p in found[:20]) + ")")
+                exceptions.excerpt(p.get("id"), quote=False)
+                for p in found[:20])
+            + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+            + ")")
     return hit
 
 

@@ -17,20 +17,21 @@ from cliff import lister
 import yaml
 
 from os_vif_pref import catalogue, exceptions, preference, probes
-from os_vif_pref.cli import base
+from os_vif_pref.cli import base, inputs
 
 
 def _read_instance(path: str) -> dict[str, Any]:
-    """An instance description from a JSON or YAML file (``-``: stdin)."""
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-    except OSError as exc:
+    """An instance description from a JSON or YAML file (``-``: stdin).
+
+    Read within the same bounds as a catalogue file (size, no YAML
+    aliases, depth, nodes, scalar length): a few lines of YAML must not
+    expand to gigabytes here either.
+    """
+    text = inputs.read_text(path, "--instance", sys.stdin)
+    over = catalogue.yaml_over_bounds(path, text)
+    if over:
         raise exceptions.InvalidArgument(
-            name="--instance", value=path, reason=exc.strerror) from None
+            name="--instance", value=path, reason=str(over[0]))
     try:
         data = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as exc:

@@ -225,7 +225,7 @@ def parse_served(text: str) -> list[Served]:
             if not sep or not key:
                 raise exceptions.InvalidArgument(
                     name="served binding", value=raw,
-                    reason=f"{pair!r} is not KEY=VALUE")
+                    reason=f"{exceptions.excerpt(pair)} is not KEY=VALUE")
             try:
                 details[key] = json.loads(value)
             except ValueError:

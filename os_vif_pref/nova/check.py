@@ -15,19 +15,24 @@ from typing import Any
 
 from os_vif_pref import exceptions
 from os_vif_pref import offer as offer_mod
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.nova.ports import InvalidPort, binding_of
 
 
 class BindingNotAcceptable(exceptions.OsVifPrefException):
     msg_fmt = ("Neutron bound port %(port)s as %(returned)s, which the host "
                "did not offer; offered: %(offered)s")
+    input_kwargs = {"port": False}
 
 
 def _describe(vif_type: str, vnic: str, details: Mapping[str, Any]) -> str:
-    keys = sorted(details)[:12]
-    shown = {k: details[k] for k in keys}
+    """A binding in one line: every value from the port is an excerpt."""
+    keys = sorted(details, key=str)[:12]
+    shown = ", ".join(f"{excerpt(k)}: {excerpt(details[k])}" for k in keys)
     more = "" if len(details) <= 12 else f" (+{len(details) - 12} more)"
-    return f"vif_type={vif_type} vnic_type={vnic} vif_details={shown}{more}"
+    return (f"vif_type={excerpt(vif_type, quote=False)} "
+            f"vnic_type={excerpt(vnic, quote=False)} "
+            f"vif_details={{{shown}}}{more}")
 
 
 def _describe_offer(offer: offer_mod.Offer, limit: int = 20) -> str:
@@ -74,7 +79,7 @@ def check_binding(port: Mapping[str, Any], offer: Any,
             return item
         raise BindingNotAcceptable(
             port=port_id, returned=_describe(vif_type, vnic, details)
-            + f" (matches {item.name!r} but lacks required vif_details "
+            + f" (matches {excerpt(item.name)} but lacks required vif_details "
               f"{missing})", offered=_describe_offer(offer))
     raise BindingNotAcceptable(port=port_id,
                                returned=_describe(vif_type, vnic, details),
@@ -136,7 +141,8 @@ def migrate_check(port: Mapping[str, Any], dest_offer: Any,
         item = None
     if item is not None:
         return MigrationVerdict("same", item.name, None, (
-            f"the destination offers {item.name!r}, which accepts {binding}"))
+            f"the destination offers {excerpt(item.name)}, which accepts "
+            f"{binding}"))
     if served is not None:
         from os_vif_pref import neutron
 
@@ -147,16 +153,18 @@ def migrate_check(port: Mapping[str, Any], dest_offer: Any,
         chosen = offer.get(choice.entry) if choice.entry else None
         return MigrationVerdict("rebind", None, chosen, (
             f"the destination does not offer {binding}; Neutron would bind "
-            f"{choice.entry!r} ({choice.reason})"))
+            f"{excerpt(choice.entry)} ({choice.reason})"))
     same_vnic = [i for i in offer.items if vnic in i.vnic_types]
     same_type = [i for i in same_vnic if i.vif_type == vif_type]
     pick = (same_type or same_vnic or [None])[0]
     if pick is None:
         return MigrationVerdict("impossible", None, None, (
-            f"the destination offers nothing for vnic_type {vnic!r}: "
+            "the destination offers nothing for vnic_type "
+            f"{excerpt(vnic)}: "
             f"{_describe_offer(offer)}"))
     why = ("same vif_type, other details" if same_type
            else "no binding of the same vif_type; first for this vnic_type")
     return MigrationVerdict("rebind", None, pick, (
-        f"the destination does not offer {binding}; bind {pick.name!r} "
+        f"the destination does not offer {binding}; bind "
+        f"{excerpt(pick.name)} "
         f"instead ({why})"))

@@ -28,6 +28,7 @@ from typing import Any
 
 from os_vif_pref import catalogue as catalogue_mod
 from os_vif_pref import exceptions, naming
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.nova import dropin
 
 # Re-exported: callers of the earlier single module use these names here.
@@ -62,21 +63,25 @@ from os_vif_pref.nova.ports import (  # noqa: F401
 class UnsupportedBinding(exceptions.OsVifPrefException):
     msg_fmt = ("No enabled catalogue entry converts port %(port)s bound as "
                "%(binding)s%(hint)s")
+    input_kwargs = {"port": False}
 
 
 class BindingDetailsMismatch(exceptions.OsVifPrefException):
     msg_fmt = ("Port %(port)s bound as %(binding)s does not fit catalogue "
                "entry %(entry)r: %(reason)s")
+    input_kwargs = {"port": False}
 
 
 class MissingBindingValue(exceptions.OsVifPrefException):
     msg_fmt = ("Port %(port)s cannot become %(object)s for entry %(entry)r: "
                "%(field)s needs %(source)s, which is not set")
+    input_kwargs = {"port": False}
 
 
 class InvalidBindingValue(exceptions.OsVifPrefException):
     msg_fmt = ("Port %(port)s cannot become %(object)s for entry %(entry)r: "
-               "%(field)s = %(value)r is invalid: %(reason)s")
+               "%(field)s = %(value)s is invalid: %(reason)s")
+    input_kwargs = {"port": False, "value": True}
 
 
 class NoCommonVersion(exceptions.OsVifPrefException):
@@ -92,14 +97,16 @@ class NoCommonVersion(exceptions.OsVifPrefException):
 def network_to_os_vif(network: Mapping[str, Any], port_id: str) -> Any:
     """Nova's ``_nova_to_osvif_network`` (the drop-in's), with our errors."""
     if not isinstance(network, Mapping):
-        raise InvalidPort(reason=f"port {port_id} has no network")
+        raise InvalidPort(reason=f"port {excerpt(port_id, quote=False)} "
+                                 "has no network")
     try:
         return dropin.nova_to_osvif_network(network)
     except dropin.nova_exceptions()[0]:
         # Nova's "Missing vlan number": the only error it raises here.
-        raise InvalidPort(reason=f"network {network.get('id')} of port "
-                                 f"{port_id} asks for a VLAN but has no "
-                                 "vlan number") from None
+        raise InvalidPort(reason=(
+            f"network {excerpt(network.get('id'), quote=False)} of port "
+            f"{excerpt(port_id, quote=False)} asks for a VLAN but has no "
+            "vlan number")) from None
 
 
 # --------------------------------------------------------------------------
@@ -196,7 +203,7 @@ def _build(cls_name: str, fields: Mapping[str, Any], ctx: _Ctx,
                 raise InvalidBindingValue(
                     port=ctx.vif.get("id"), object=cls_name,
                     entry=ctx.entry.name, field=field, value=value,
-                    reason=str(one)) from None
+                    reason=excerpt(str(one), 200, quote=False)) from None
         raise InvalidBindingValue(
             port=ctx.vif.get("id"), object=cls_name, entry=ctx.entry.name,
             field="?", value=values, reason=str(exc)) from None
@@ -289,7 +296,7 @@ def find_entry(vif_type: str, vnic: str, details: Mapping[str, Any],
             hint = ("; the catalogue knows vif_types: " + ", ".join(
                 sorted({e.vif_type for e in cat.entries})))
             if vif_type in {e.vif_type for e in cat.disabled}:
-                hint += f" (entries for {vif_type!r} are disabled)"
+                hint += f" (entries for {excerpt(vif_type)} are disabled)"
     raise UnsupportedBinding(port=port_id, binding=binding, hint=hint)
 
 
@@ -318,8 +325,9 @@ def to_os_vif(port: Mapping[str, Any], *, offer: Any = None,
             IndexError) as exc:
         port_id = port.get("id") if isinstance(port, Mapping) else None
         raise InvalidPort(reason=(
-            f"port {port_id} is malformed: {type(exc).__name__}: "
-            f"{exc}")) from None
+            f"port {excerpt(port_id, quote=False)} is malformed: "
+            f"{type(exc).__name__}: {excerpt(str(exc), quote=False)}"
+        )) from None
 
 
 def _to_os_vif(port: Any, offer: Any, entry: str | None,
@@ -329,7 +337,8 @@ def _to_os_vif(port: Any, offer: Any, entry: str | None,
     vif_type, vnic, details = binding_of(vif)
     port_id = vif.get("id")
     if not isinstance(port_id, str) or not port_id:
-        raise InvalidPort(reason=f"the port has no id (got {port_id!r})")
+        raise InvalidPort(reason=f"the port has no id (got "
+                                 f"{excerpt(port_id)})")
     cat = catalogue if catalogue is not None else (
         catalogue_mod.get_catalogue())
     the_offer = _as_offer(offer)

@@ -521,7 +521,8 @@ class CompiledEntry:
                 raise nova_exceptions()[0](
                     f"vif_details[{key!r}] ({field} of "
                     f"{self.entry.vif_object} for catalogue entry "
-                    f"{self.entry.name!r}) is not set for vif {vif['id']}")
+                    f"{self.entry.name!r}) is not set for vif "
+                    f"{exceptions.excerpt(vif['id'], quote=False)}")
         return obj
 
 
@@ -664,6 +665,9 @@ def nova_to_osvif_vif(vif: Mapping[str, Any], *,
             "Linux bridge VIF type is no longer supported")
     if vif_type in NOVA_TYPES or vif_type in disp.vif_types:
         raise nova_exceptions()[0](
-            f"No enabled catalogue entry converts VIF type {vif_type} with "
-            f"vnic_type {vnic} and vif_details {dict(vif['details'])}")
-    raise nova_exceptions()[0](f"Unsupported VIF type {vif_type}")
+            "No enabled catalogue entry converts VIF type "
+            f"{exceptions.excerpt(vif_type, quote=False)} with vnic_type "
+            f"{exceptions.excerpt(vnic, quote=False)} and vif_details "
+            f"{exceptions.excerpt(dict(vif['details']), 200)}")
+    raise nova_exceptions()[0](
+        f"Unsupported VIF type {exceptions.excerpt(vif_type, quote=False)}")

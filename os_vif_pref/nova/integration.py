@@ -536,8 +536,9 @@ def checked_vif(vif: Mapping[str, Any], instance: Any,
                 or getattr(instance, "host", None), offered=offered)
         else:
             vnic = vif.get("vnic_type") or "normal"
-            returned = str(vif.get("type")) + (
-                "" if vnic == "normal" else f" (vnic_type {vnic})")
+            returned = exceptions.excerpt(vif.get("type"), quote=False) + (
+                "" if vnic == "normal"
+                else f" (vnic_type {exceptions.excerpt(vnic, quote=False)})")
             err = faults.OfferRefused(port_id=port_id, returned=returned,
                                       offered=offered)
         if record:

@@ -16,6 +16,7 @@ from typing import Any
 from oslo_config import cfg
 
 from os_vif_pref import exceptions, naming
+from os_vif_pref.exceptions import excerpt
 
 nova_opts = [
     cfg.StrOpt(
@@ -69,15 +70,17 @@ def binding_of(port: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         vif_type = port.get("type")
         vnic = port.get("vnic_type") or "normal"
         details = port.get("details")
+    port_id = excerpt(port.get("id"), quote=False)
     if not isinstance(vif_type, str) or not vif_type:
-        raise InvalidPort(reason=f"port {port.get('id')} has no vif_type "
-                                 f"(got {vif_type!r})")
+        raise InvalidPort(reason=f"port {port_id} has no vif_type "
+                                 f"(got {excerpt(vif_type)})")
     if not isinstance(vnic, str):
-        raise InvalidPort(reason=f"vnic_type {vnic!r} is not a string")
+        raise InvalidPort(reason=f"vnic_type {excerpt(vnic)} is not a "
+                                 "string")
     if details is None:
         details = {}
     if not isinstance(details, Mapping):
-        raise InvalidPort(reason=f"vif_details of port {port.get('id')} is "
+        raise InvalidPort(reason=f"vif_details of port {port_id} is "
                                  f"a {type(details).__name__}, not an "
                                  "object")
     return vif_type, vnic, dict(details)
@@ -156,18 +159,21 @@ def vif_from_neutron_port(
     """
     port_id = port.get("id")
     if not isinstance(port_id, str) or not port_id:
-        raise InvalidPort(reason=f"the port has no id (got {port_id!r})")
+        raise InvalidPort(reason=f"the port has no id (got "
+                                 f"{excerpt(port_id)})")
     network_id = port.get("network_id")
     if not isinstance(network_id, str) or not network_id:
-        raise InvalidPort(reason=f"port {port_id} has no network_id")
+        raise InvalidPort(reason=f"port {excerpt(port_id, quote=False)} "
+                                 "has no network_id")
     vif_type, vnic_type, details = binding_of(port)
     bridge: str | None = None
     ovs_interfaceid = None
     should_create_bridge = None
     if not isinstance(details.get(BRIDGE_NAME, ""), str):
         raise InvalidPort(reason=(
-            f"port {port_id}: vif_details bridge_name "
-            f"{details[BRIDGE_NAME]!r} is not a string"))
+            f"port {excerpt(port_id, quote=False)}: vif_details "
+            f"bridge_name {excerpt(details[BRIDGE_NAME])} is not a "
+            "string"))
     if vif_type in ("ovs", "agilio_ovs"):
         bridge = details.get(BRIDGE_NAME, _ovs_bridge())
         ovs_interfaceid = port_id
@@ -222,5 +228,6 @@ def as_vif(port: Mapping[str, Any], **neutron_extra: Any) -> dict[str, Any]:
         raise InvalidPort(reason=(
             "neither a Neutron port (binding:vif_type, mac_address) nor a "
             "Nova VIF (id, type, address, network); keys: "
-            + ", ".join(sorted(map(str, port))[:20])))
+            + ", ".join(excerpt(k, quote=False)
+                        for k in sorted(map(str, port))[:20])))
     return dict(port)
