@@ -7,7 +7,7 @@ Every step is the code the services run, on a real kernel and a real
    and Nova's side puts it in the port's ``binding:profile`` the way the
    Nova integration does (:func:`~os_vif_pref.nova.integration.add_offer`);
 2. real Neutron binds two ports: its ``Ml2Plugin``, in this process on an
-   in-memory sqlite database (:mod:`.demo_neutron`), with our
+   in-memory sqlite database (:mod:`.real_neutron`), with our
    ``pref_openvswitch`` mechanism driver (or the stock ``openvswitch`` one
    for "an old Neutron") and an Open vSwitch agent registered for this host;
 3. the Nova side checks each binding against the offer stored on the port
@@ -34,6 +34,15 @@ ran.
 Needs root (namespaces, ``sudo privsep-helper``) and the Open vSwitch
 binaries (openvswitch-switch); it starts and stops everything itself and
 leaves nothing behind.  Exit status 0 only if every step held.
+
+A package by step, like :mod:`os_vif_pref.sandbox` beside it:
+:mod:`.sandbox` (what the steps run in), :mod:`.ml2_fallback` and
+:mod:`.real_neutron` (step 2, without and with Neutron), :mod:`.cases`,
+:mod:`.steps` (one case end to end), :mod:`.report` and :mod:`.command`
+(the cliff command).  The public names are resolved here lazily: the
+Neutron child (``python -m os_vif_pref.cli.demo.real_neutron``) imports
+this package first and must not pull os-vif, Nova's side or cliff into
+Neutron's process.
 """
 
 from __future__ import annotations

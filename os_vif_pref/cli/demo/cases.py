@@ -1,4 +1,9 @@
-"""Cases"""
+"""The demo's cases: what each one binds and what Nova must end up plugging.
+
+Each case says how it runs on the ML2-shaped fallback (a driver built
+from the offer) and on real Neutron (:class:`RealNeutron`: mechanism driver,
+agent, host options); data only, so the steps stay one code path.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ class RealNeutron:
 
     #: ``[ml2] mechanism_drivers``: ours, or the stock one (an old Neutron).
     driver: str
-    #: What the host's Open vSwitch agent reports (demo_neutron.AGENTS).
+    #: What the host's Open vSwitch agent reports (real_neutron.AGENTS).
     agent: str
     #: Catalogue entry Nova must end up plugging; None: Nova must refuse.
     expect: str | None

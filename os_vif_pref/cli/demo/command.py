@@ -1,4 +1,8 @@
-"""Command"""
+"""The ``os-vif-pref demo`` cliff command: options, output, exit status.
+
+Apart from the steps so that the steps can be driven (by tests, by the
+end-to-end suite) without cliff.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""ML2-shaped fallback"""
+"""Step 2 without Neutron installed: ML2's part on an ML2-shaped port context.
+
+Two mechanism drivers (one negotiating through our mixin, one legacy that
+ignores the offer) and :func:`bind`, which does what ML2 does around
+``bind_port``; :mod:`.real_neutron` is the same step with Neutron itself.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Report"""
+"""What the demo prints: one line per step held or failed.
+
+:class:`StepFailed` stops a case at its first failure (cleanup still runs);
+the report counts failures for the exit status.
+"""
 
 from __future__ import annotations
 

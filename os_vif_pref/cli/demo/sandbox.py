@@ -1,4 +1,10 @@
-"""The sandbox"""
+"""What the steps run in: a namespace with a private OVS, our options, guests.
+
+:class:`Sandbox` starts and undoes everything (real Neutron's child process
+and the Nova integration too, when both are installed:
+:func:`real_path_problem` says why not), so that a case only binds, checks,
+plugs and pings.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ class Sandbox:
     for the demo, guest namespaces on demand; all undone by :meth:`close`.
 
     ``real_neutron``: also start real Neutron's ML2 plugin (a child
-    process, :mod:`.demo_neutron`) and switch the Nova integration on for
+    process, :mod:`.real_neutron`) and switch the Nova integration on for
     this host, when both are installed (``neutron_problem`` says why not).
     """
 
@@ -74,10 +80,10 @@ class Sandbox:
                 self.neutron_problem = real_path_problem()
             if self.neutron_problem is None:
                 # Started first: it imports Neutron while the rest starts.
-                from os_vif_pref.cli.demo import real_neutron as demo_neutron
+                from os_vif_pref.cli.demo import real_neutron
 
                 self.neutron = self._stack.enter_context(
-                    demo_neutron.NeutronProcess(bridge=INT_BRIDGE,
+                    real_neutron.NeutronProcess(bridge=INT_BRIDGE,
                                                 mtu=NETWORK_MTU))
             privsep_conf.configure()
             os_vif.initialize()
@@ -236,9 +242,9 @@ class Sandbox:
 def real_path_problem() -> str | None:
     """None if the demo can bind through real Neutron and convert through
     the Nova integration here, else why not (then: the fallback)."""
-    from os_vif_pref.cli.demo import real_neutron as demo_neutron
+    from os_vif_pref.cli.demo import real_neutron
 
-    problem = demo_neutron.available()
+    problem = real_neutron.available()
     if problem is None:
         try:
             import nova.exception  # noqa: F401 (the integration's faults)

@@ -1,4 +1,10 @@
-"""Steps"""
+"""The steps of one case, in order: offer, bind, check and convert, plug,
+ping, unplug and compare (see the package docstring).
+
+:func:`run_case` runs them through real Neutron and the Nova integration
+(``_real_steps``) or the fallback (``_fallback_steps``); :func:`run` runs
+the cases in one sandbox.
+"""
 
 from __future__ import annotations
 
