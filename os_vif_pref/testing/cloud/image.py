@@ -240,6 +240,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
+# Our lines start at a line start (the firmware leaves escapes before).
+echo
 
 while read -r m; do
     insmod "/lib/modules/$m" || echo "MODULE $m FAILED"
