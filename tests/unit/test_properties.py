@@ -21,7 +21,7 @@ Example counts are fixed (``N_*``) so that the README table can quote them;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 import json
 import os
 import random
@@ -187,20 +187,50 @@ def _decode_ok_or_malformed(value: Any) -> offer.Offer | None:
         return None
 
 
+#: What reading an offer gave when it refused with MalformedOffer.
+MALFORMED = "MalformedOffer"
+
+
+def _read(call: Callable[[], offer.Offer | None]) -> str | None:
+    """What ``call`` read, comparable across the readers: ``None``, the
+    offer's wire value as canonical JSON (NaN-safe), or ``MALFORMED`` (with
+    a message). Any other exception propagates and fails the test."""
+    try:
+        got = call()
+    except exceptions.MalformedOffer as e:
+        assert str(e)
+        return MALFORMED
+    if got is None:
+        return None
+    assert isinstance(got, offer.Offer), got
+    return json.dumps(got.to_dict(), sort_keys=True)
+
+
 @settings(max_examples=N_OFFER_JSON, **SETTINGS)
 @given(JSON)
 def test_offer_random_json(value: Any) -> None:
-    _decode_ok_or_malformed(value)
-    try:
-        offer.decode({offer.KEY: value})
-    except exceptions.MalformedOffer:
-        pass
-    try:
-        offer.from_json(json.dumps(value))
-    except exceptions.MalformedOffer:
-        pass
-    except ValueError:          # NaN/Infinity are not JSON: json.dumps
-        pass
+    # The value under the key, the whole binding:profile (Nova, Neutron)
+    # and the JSON text a CLI user gives each read it or refuse it with
+    # MalformedOffer, and all agree on which.
+    direct = _read(lambda: offer.decode_value(value))
+    via_profile = _read(lambda: offer.decode({offer.KEY: value}))
+    assert via_profile == (None if value is None else direct)
+
+    read, why = offer.read_offer({offer.KEY: value})
+    assert _read(lambda: read) == (direct if direct != MALFORMED else None)
+    # A reason exactly when there is a value this side cannot use.
+    assert (why is not None) == (value is not None and read is None), why
+
+    # json.dumps writes NaN/Infinity and json.loads reads them back, so
+    # from_json gets the same value (or, for a whole profile, its KEY).
+    inner = value
+    if isinstance(value, dict) and offer.KEY in value:
+        inner = value[offer.KEY]
+    expected = _read(lambda: offer.decode_value(inner))
+    # from_json refuses what decode ignores: an unknown major version, null.
+    if expected is None:
+        expected = MALFORMED
+    assert _read(lambda: offer.from_json(json.dumps(value))) == expected
 
 
 def _paths(node: Any, at: tuple = ()) -> Iterator[tuple]:
