@@ -6,6 +6,10 @@ product modules (``os_vif_pref/sandbox`` for the demo) that testing
 re-exports.  The check is static, over every file of the package, so an
 import inside a function (the demo's are) counts as much as one at the top,
 and a module nothing imports at test time is still read.
+
+import-linter checks the same rule (setup.cfg ``[importlinter]``, contract
+``no-testing``); this test stays for what it does not see, a module named
+in a string (``importlib.import_module('os_vif_pref.testing...')``).
 """
 
 from __future__ import annotations
