@@ -68,3 +68,119 @@ def in_process():
 def test_validation_happens_before_kernel_access(in_process, call):
     with pytest.raises(InvalidArgument):
         call()
+
+
+# --------------------------------------------------------------------------
+# The VLAN path of plug_bridge_port on every kernel: CI's kernel has no
+# 802.1Q (tests/functional check the clean refusal there), so the creating
+# path runs here against a fake rtnetlink that does what the kernel's does
+# for these requests.
+
+class _Msg(dict):
+    """A link message: ``get`` takes pyroute2's attribute paths."""
+
+    def get(self, key, default=None):
+        return super().get(key, default)
+
+
+class FakeRtnetlink:
+    """Links by name: ``link("add" | "set" | "get")``, ``get_links``."""
+
+    def __init__(self, *physical: str) -> None:
+        self.links: dict[str, dict] = {}
+        self.requests: list[tuple[str, dict]] = []
+        for name in physical:
+            self._new(name, None)
+
+    def _new(self, name: str, kind: str | None, **attrs) -> None:
+        self.links[name] = {"index": 10 + len(self.links), "kind": kind,
+                            **attrs}
+
+    def index(self, name: str) -> int | None:
+        return self.links[name]["index"] if name in self.links else None
+
+    def _by_index(self, index: int) -> tuple[str, dict]:
+        return next((n, a) for n, a in self.links.items()
+                    if a["index"] == index)
+
+    def link(self, command: str, **kwargs):
+        self.requests.append((command, dict(kwargs)))
+        if command == "add":
+            name, kind = kwargs.pop("ifname"), kwargs.pop("kind")
+            if kind == "vlan":
+                self._by_index(kwargs["link"])  # the lower device exists
+            self._new(name, kind, **kwargs)
+            return [_Msg()]
+        name, attrs = self._by_index(kwargs.pop("index"))
+        if command == "set":
+            attrs.update(kwargs)
+            return [_Msg()]
+        assert command == "get", command
+        msg = _Msg({"ifname": name, ("linkinfo", "kind"): attrs["kind"]})
+        for key in ("link", "master", "mtu", "state"):
+            if key in attrs:
+                msg[key] = attrs[key]
+        if "vlan_id" in attrs:
+            msg[("linkinfo", "data", "vlan_id")] = attrs["vlan_id"]
+        return [msg]
+
+    def get_links(self, master=None):
+        return [_Msg(ifname=n) for n, a in self.links.items()
+                if a.get("master") == master]
+
+
+@pytest.fixture
+def rtnetlink():
+    """The entrypoints run in this process against the fake."""
+    fake = FakeRtnetlink("tph0")
+    privsep.vif_plug.set_client_mode(False)
+    with mock.patch.object(net, "_ipr", return_value=fake), \
+            mock.patch.object(net, "_index", side_effect=fake.index):
+        yield fake
+    privsep.vif_plug.set_client_mode(True)
+
+
+def test_vlan_bridge_port_is_created_on_the_mapped_interface(rtnetlink):
+    created = net.plug_bridge_port("tvbr0", None, 1400, "tph0", 102,
+                                   "vlan102")
+    assert created == ["tvbr0", "vlan102"]
+    phys, bridge = rtnetlink.index("tph0"), rtnetlink.index("tvbr0")
+    # One request for the bridge and one for the VLAN device, which is
+    # created already enslaved and up.
+    assert rtnetlink.requests == [
+        ("add", {"ifname": "tvbr0", "kind": "bridge", "br_stp_state": 0,
+                 "br_forward_delay": 0, "state": "up", "mtu": 1400}),
+        ("add", {"ifname": "vlan102", "kind": "vlan", "link": phys,
+                 "vlan_id": 102, "master": bridge, "state": "up",
+                 "mtu": 1400})]
+    vlan = rtnetlink.links["vlan102"]
+    assert (vlan["kind"], vlan["link"], vlan["vlan_id"], vlan["master"]) == (
+        "vlan", phys, 102, bridge)
+
+
+def test_vlan_bridge_port_plug_converges(rtnetlink):
+    net.plug_bridge_port("tvbr0", None, 1400, "tph0", 102, "vlan102")
+    rtnetlink.requests.clear()
+    rtnetlink.links["vlan102"]["master"] = None  # detached meanwhile
+    assert net.plug_bridge_port("tvbr0", None, 1400, "tph0", 102,
+                                "vlan102") == []
+    assert [r[0] for r in rtnetlink.requests] == ["set", "get", "set"]
+    assert rtnetlink.links["vlan102"]["master"] == rtnetlink.index("tvbr0")
+
+
+@pytest.mark.parametrize("existing", [
+    {"kind": "vlan", "vlan_id": 101},   # another VLAN under that name
+    {"kind": "vlan", "vlan_id": 102, "link": 99},  # on another interface
+    {"kind": "veth"},                    # not a VLAN at all
+])
+def test_vlan_name_taken_by_another_device_is_refused(rtnetlink, existing):
+    net.ensure_bridge("tvbr0", 1400)
+    existing.setdefault("link", rtnetlink.index("tph0"))
+    rtnetlink._new("vlan102", **existing)
+    before = dict(rtnetlink.links["vlan102"])
+    rtnetlink.requests.clear()
+    with pytest.raises(net.NetDeviceError,
+                       match="vlan102.*exists but is not VLAN 102 on tph0"):
+        net.plug_bridge_port("tvbr0", None, 1400, "tph0", 102, "vlan102")
+    assert rtnetlink.links["vlan102"] == before  # left alone
+    assert not [r for r in rtnetlink.requests if r[0] == "add"]
