@@ -1,0 +1,55 @@
+"""``python -m os_vif_pref.testing.cloud up|down|status --dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+
+from os_vif_pref.testing.cloud import launcher
+from os_vif_pref.testing.cloud.layout import Settings
+from os_vif_pref.testing.cloud.procs import CloudError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m os_vif_pref.testing.cloud",
+        description="A real OpenStack cloud on this machine: every service "
+                    "a process with its own configuration under DIR.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start a cloud and leave it running")
+    p_up.add_argument("--dir", required=True, type=Path)
+    p_up.add_argument("--stock", action="store_true",
+                      help="Neutron's stock openvswitch driver and the "
+                           "Nova integration off (os-vif-pref not in use)")
+    p_down = sub.add_parser("down", help="stop everything of the cloud")
+    p_down.add_argument("--dir", required=True, type=Path)
+    p_status = sub.add_parser("status", help="which services run")
+    p_status.add_argument("--dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            settings = Settings()
+            if args.stock:
+                settings = Settings(neutron_driver="openvswitch",
+                                    nova_integration=False)
+            cloud = launcher.up(args.dir, settings=settings)
+            print(f"source {cloud.root / 'openrc'}   # admin")
+            print(f"source {cloud.root / 'openrc.member'}   # member of demo")
+            print(json.dumps(cloud.info, indent=2))
+        elif args.command == "down":
+            launcher.down(args.dir)
+        else:
+            cloud = launcher.Cloud.attach(args.dir)
+            for name in cloud.procs.names():
+                state = "running" if cloud.procs.running(name) else "DEAD"
+                print(f"{name:16} {cloud.procs.pid(name) or '-':>8} {state}")
+    except (CloudError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

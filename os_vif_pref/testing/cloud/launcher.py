@@ -1,0 +1,249 @@
+"""Bring a whole cloud up, reconfigure it, and take it down again.
+
+:func:`up` starts every service in dependency order (independent steps in
+parallel threads), printing which service it waits for; on any failure it
+names the service and quotes its log, stops what it started and re-raises.
+:func:`down` stops every process recorded in the directory (also those of a
+test that crashed), removes the kernel links OVS left, DPDK's runtime
+files, the socket directory and the hugepages it reserved.
+:func:`reconfigure` is how the tests switch between stock and ours: it
+rewrites the configuration files and restarts only the services that read
+what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+import contextlib
+import dataclasses
+import datetime
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any
+
+from os_vif_pref.testing.cloud import compute, control, infra, resources
+from os_vif_pref.testing.cloud import layout as layout_mod
+from os_vif_pref.testing.cloud.layout import Layout, Settings
+from os_vif_pref.testing.cloud.procs import CloudError, Procs
+
+#: Services that ignore SIGTERM (os-ken's controller thread of the OVS
+#: agent stays in accept()): killed after this many seconds.
+_QUICK_KILL = {"ovs_agent": 3.0, "nova_compute": 15.0}
+
+
+class Progress:
+    """Prints what the launcher does and how long each step took."""
+
+    def __init__(self, out: Any = None) -> None:
+        self.out = out if out is not None else sys.stderr
+        self.start = time.monotonic()
+        self.steps: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.start
+        print(f"[{elapsed:6.1f}s] {text}", file=self.out, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Any:
+        self.say(f"{name} ...")
+        t0 = time.monotonic()
+        yield
+        self.steps[name] = time.monotonic() - t0
+        self.say(f"{name}: done in {self.steps[name]:.1f} s")
+
+
+def _parallel(*jobs: Callable[[], Any]) -> list[Any]:
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        errors = []
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - all are reported
+                errors.append(exc)
+        if errors:
+            if len(errors) == 1:
+                raise errors[0]
+            raise CloudError("\n".join(str(e) for e in errors))
+        return results
+
+
+@dataclasses.dataclass
+class Cloud:
+    """A running cloud: its layout, its processes and what it registered."""
+
+    lay: Layout
+    procs: Procs
+    info: dict[str, Any]
+    timings: dict[str, float]
+
+    @property
+    def root(self) -> Path:
+        return self.lay.root
+
+    @classmethod
+    def attach(cls, root: Path) -> Cloud:
+        lay = Layout.load(root)
+        info = resources.load_info(lay)
+        return cls(lay, Procs(lay.root), info, {})
+
+    def admin(self, project: str = "admin") -> Any:
+        return control.admin_connection(self.lay, project)
+
+    def member(self) -> Any:
+        return control.member_connection(self.lay)
+
+    def reconfigure(self, progress: Progress | None = None,
+                    **changes: Any) -> None:
+        """Apply ``changes`` to the settings; restart who reads them."""
+        reconfigure(self.lay, self.procs, progress=progress, **changes)
+
+    def down(self) -> None:
+        down(self.lay.root)
+
+
+def up(root: Path, progress: Progress | None = None,
+       settings: Settings | None = None) -> Cloud:
+    """Start a cloud in ``root`` (an empty or new directory)."""
+    progress = progress or Progress()
+    lay = Layout.create(root)
+    if settings is not None:
+        lay.settings = settings
+        lay.save()
+    procs = Procs(lay.root)
+    progress.say(f"cloud in {lay.root} (sockets in {lay.sock_dir})")
+    try:
+        with progress.step("MariaDB, RabbitMQ, OVS-DPDK, libvirtd, "
+                           "guest image"):
+            compute.reserve_hugepages(lay)
+            image = _parallel(
+                lambda: infra.start_mariadb(lay, procs),
+                lambda: infra.start_rabbitmq(lay, procs),
+                lambda: compute.start_ovs_dpdk(lay, procs),
+                lambda: compute.start_libvirt(lay, procs),
+                lambda: resources.build_image(lay),
+            )[-1]
+        control.write_configs(lay)
+        with progress.step("Keystone (bootstrap) and the schemas"):
+            def keystone() -> None:
+                control.bootstrap_keystone(lay)
+                control.start_wsgi(lay, procs, "keystone")
+                control.wait_http(lay, procs, "keystone", "/v3")
+                control.register_services(lay)
+            _parallel(keystone, lambda: control.sync_databases(lay))
+        with progress.step("Placement, Glance, Nova and Neutron servers"):
+            control.start_wsgi(lay, procs, "placement")
+            control.start_wsgi(lay, procs, "glance")
+            control.start_nova_services(lay, procs)
+            control.start_neutron_server(lay, procs)
+            for name in ("placement", "glance", "nova_api", "neutron_api"):
+                progress.say(f"  waiting for {name}")
+                control.wait_http(lay, procs, name, timeout=180)
+        with progress.step("the compute host: OVS agent and nova-compute"):
+            compute.start_ovs_agent(lay, procs)
+            compute.start_nova_compute(lay, procs)
+            resources.wait_compute_ready(lay, procs, progress.say)
+        with progress.step("guest image, network and flavors"):
+            info = resources.register(lay, image)
+        resources.write_openrc(lay)
+    except BaseException as exc:
+        progress.say(f"FAILED: {exc}")
+        progress.say("stopping what was started")
+        with contextlib.suppress(Exception):
+            down(lay.root, quiet=True)
+        raise
+    progress.say(f"cloud is up in {time.monotonic() - progress.start:.1f} s;"
+                 f" openrc: {lay.root / 'openrc'}")
+    return Cloud(lay, procs, info, dict(progress.steps))
+
+
+def reconfigure(lay: Layout, procs: Procs, progress: Progress | None = None,
+                **changes: Any) -> None:
+    """Change settings and restart only the services that read them."""
+    progress = progress or Progress()
+    old = dataclasses.replace(lay.settings)
+    lay.settings = dataclasses.replace(lay.settings, **changes)
+    lay.save()
+    if lay.settings.neutron_driver != old.neutron_driver:
+        progress.say(f"neutron-server: mechanism_drivers = "
+                     f"{lay.settings.neutron_driver}")
+        control.write_neutron_configs(lay)
+        restart_neutron_server(lay, procs)
+    nova_changed = (
+        lay.settings.nova_integration != old.nova_integration
+        or lay.settings.preference_order != old.preference_order
+        or lay.settings.disabled != old.disabled)
+    if nova_changed:
+        progress.say(f"nova-compute: nova_integration = "
+                     f"{lay.settings.nova_integration}, preference_order = "
+                     f"{lay.settings.preference_order!r}, disabled = "
+                     f"{lay.settings.disabled!r}")
+        restart_nova_compute(lay, procs)
+
+
+def restart_neutron_server(lay: Layout, procs: Procs) -> None:
+    procs.stop("neutron_api")
+    procs.stop("neutron_rpc")
+    control.start_neutron_server(lay, procs)
+    control.wait_http(lay, procs, "neutron_api", timeout=180)
+    resources.wait_agent_alive(lay, procs)
+
+
+def restart_nova_compute(lay: Layout, procs: Procs) -> None:
+    since = datetime.datetime.now(datetime.timezone.utc)
+    procs.stop("nova_compute", term_wait=_QUICK_KILL["nova_compute"])
+    compute.start_nova_compute(lay, procs)
+    resources.wait_compute_restarted(lay, procs, since)
+
+
+def down(root: Path, quiet: bool = False) -> list[str]:
+    """Stop everything of the cloud in ``root``; return what was stopped."""
+    try:
+        lay = Layout.load(root)
+    except FileNotFoundError:
+        if not quiet:
+            print(f"no cloud in {root}", file=sys.stderr)
+        return []
+    procs = Procs(lay.root)
+    stopped = procs.names()
+    links: list[str] = []
+    if procs.running("ovsdb_server"):
+        links = compute.ovs_links(lay)
+    for first in ("nova_compute", "ovs_agent"):
+        procs.stop(first, term_wait=_QUICK_KILL.get(first, 10.0))
+    compute.kill_guests(lay)
+    procs.stop("libvirtd")
+    if procs.running("ovsdb_server") and procs.running("ovs_vswitchd"):
+        for bridge in ("br-int", "br-phys"):
+            with contextlib.suppress(CloudError):
+                compute.vsctl(lay, "--if-exists", "del-br", bridge, wait=True)
+    procs.stop_all(kill_after=_QUICK_KILL)
+    compute.delete_links([*links, "br-int", "br-phys"])
+    compute.remove_dpdk_runtime(lay)
+    compute.release_hugepages(lay)
+    lay.forget()
+    left = [n for n in stopped if procs.running(n)]
+    if left:
+        raise CloudError(f"still running after down: {', '.join(left)}")
+    if not quiet:
+        print(f"stopped: {', '.join(stopped) or 'nothing'}", file=sys.stderr)
+    return stopped
+
+
+def openrc_env(lay: Layout, user: str = "admin") -> dict[str, str]:
+    """The environment ``openstack`` needs, as openrc sets it."""
+    password = (layout_mod.ADMIN_PASSWORD if user == "admin"
+                else layout_mod.MEMBER_PASSWORD)
+    return {
+        "OS_AUTH_URL": lay.auth_url, "OS_USERNAME": user,
+        "OS_PASSWORD": password,
+        "OS_PROJECT_NAME": "admin" if user == "admin" else "demo",
+        "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3",
+        "OS_INTERFACE": "public",
+        "PATH": f"{lay.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }

@@ -1,0 +1,187 @@
+"""Where a cloud lives: its directory, its ports and its settings.
+
+Everything a cloud owns is under one directory (``--dir``): configuration
+files, databases, logs, pid files, sockets, instances.  ``cloud.json``
+records the ports picked at ``up`` and the settings the services were last
+configured with, so ``down``, ``reconfigure`` and a later test find them.
+Unix socket paths are limited to 107 bytes, so sockets live in a short
+directory of their own under ``/tmp`` (recorded here too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from pathlib import Path
+import shutil
+import socket
+import sys
+import tempfile
+
+#: Services that listen on a TCP port of 127.0.0.1.
+PORT_NAMES = (
+    "mariadb", "rabbitmq", "epmd", "rabbitmq_dist", "keystone", "placement",
+    "glance", "nova_api", "neutron_api", "of_listen",
+)
+
+#: The documentation range the guests' network uses (RFC 5737 TEST-NET-3):
+#: never routed anywhere, so no guest traffic can leave the machine.
+GUEST_CIDR = "203.0.113.0/24"
+
+#: The physical network the flat provider network maps to.
+PHYSNET = "physnet1"
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the services are configured with; changed by reconfigure()."""
+
+    #: ``[ml2] mechanism_drivers`` of Neutron.
+    neutron_driver: str = "pref_openvswitch"
+    #: ``[os_vif_pref] nova_integration`` of nova-compute.
+    nova_integration: bool = True
+    #: ``[os_vif_pref] preference_order`` of nova-compute ("" = catalogue's).
+    preference_order: str = ""
+    #: ``[os_vif_pref] disabled`` of nova-compute.
+    disabled: str = ""
+
+
+@dataclasses.dataclass
+class Layout:
+    """The paths and ports of one cloud directory."""
+
+    root: Path
+    sock_dir: Path
+    ports: dict[str, int]
+    settings: Settings
+    bin_dir: Path
+    hugepages_before: int | None = None
+
+    STATE = "cloud.json"
+
+    @classmethod
+    def create(cls, root: Path) -> Layout:
+        root = root.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        if (root / cls.STATE).exists():
+            raise FileExistsError(
+                f"{root} already holds a cloud ({cls.STATE}): "
+                "run 'down --dir' first or choose another directory")
+        sock_dir = Path(tempfile.mkdtemp(prefix="ovpc-", dir="/tmp"))
+        layout = cls(root=root, sock_dir=sock_dir, ports=_free_ports(),
+                     settings=Settings(), bin_dir=Path(sys.executable).parent)
+        layout.save()
+        return layout
+
+    @classmethod
+    def load(cls, root: Path) -> Layout:
+        root = root.resolve()
+        data = json.loads((root / cls.STATE).read_text())
+        return cls(root=root, sock_dir=Path(data["sock_dir"]),
+                   ports=data["ports"],
+                   settings=Settings(**data["settings"]),
+                   bin_dir=Path(data["bin_dir"]),
+                   hugepages_before=data.get("hugepages_before"))
+
+    def save(self) -> None:
+        data = {"sock_dir": str(self.sock_dir), "ports": self.ports,
+                "settings": dataclasses.asdict(self.settings),
+                "bin_dir": str(self.bin_dir),
+                "hugepages_before": self.hugepages_before}
+        tmp = self.root / (self.STATE + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, self.root / self.STATE)
+
+    def forget(self) -> None:
+        """Remove the socket directory and the state (after ``down``)."""
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (self.root / self.STATE).unlink()
+
+    # -- paths ------------------------------------------------------------
+    def etc(self, service: str) -> Path:
+        path = self.root / "etc" / service
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def data(self, name: str) -> Path:
+        path = self.root / "data" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def bin(self, name: str) -> str:
+        """A console script of the environment the cloud runs from."""
+        return str(self.bin_dir / name)
+
+    @property
+    def python(self) -> str:
+        return str(self.bin_dir / "python")
+
+    @property
+    def ovs_dir(self) -> Path:
+        return self.sock_dir / "ovs"
+
+    @property
+    def ovsdb_connection(self) -> str:
+        return f"unix:{self.ovs_dir / 'db.sock'}"
+
+    @property
+    def vhost_dir(self) -> Path:
+        return self.sock_dir / "vhost"
+
+    @property
+    def libvirt_run(self) -> Path:
+        """libvirtd's socket directory (its /run/libvirt, seen from here)."""
+        return self.sock_dir / "libvirt" / "run" / "libvirt"
+
+    @property
+    def libvirt_uri(self) -> str:
+        return f"qemu:///system?socket={self.libvirt_run}/libvirt-sock"
+
+    @property
+    def mariadb_socket(self) -> Path:
+        return self.sock_dir / "mysqld.sock"
+
+    def db_url(self, name: str) -> str:
+        return (f"mysql+pymysql://root:{DB_PASSWORD}@127.0.0.1:"
+                f"{self.ports['mariadb']}/{name}?charset=utf8")
+
+    @property
+    def transport_url(self) -> str:
+        return (f"rabbit://{RABBIT_USER}:{RABBIT_PASSWORD}@127.0.0.1:"
+                f"{self.ports['rabbitmq']}/")
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    @property
+    def auth_url(self) -> str:
+        return self.url("keystone", "/v3")
+
+
+#: Test-only credentials of a cloud nobody but the machine's root reaches
+#: (127.0.0.1 only).
+DB_PASSWORD = "ovp-db-secret"
+RABBIT_USER = "ovp"
+RABBIT_PASSWORD = "ovp-rabbit-secret"
+ADMIN_PASSWORD = "ovp-admin-secret"
+SERVICE_PASSWORD = "ovp-service-secret"
+MEMBER_PASSWORD = "ovp-member-secret"
+
+
+def _free_ports() -> dict[str, int]:
+    """Ports nothing listens on now, held until all are picked."""
+    held: list[socket.socket] = []
+    ports: dict[str, int] = {}
+    try:
+        for name in PORT_NAMES:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            held.append(sock)
+            ports[name] = sock.getsockname()[1]
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
