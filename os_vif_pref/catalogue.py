@@ -638,6 +638,8 @@ def _needs_slow_path(data: Any) -> bool:
     while todo:
         value, depth = todo.pop()
         nodes += 1
+        if nodes > MAX_NODES:
+            return True
         if isinstance(value, str):
             if value in _YAML11_BOOLS or len(value) > MAX_SCALAR_CHARS:
                 return True

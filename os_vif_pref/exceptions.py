@@ -43,7 +43,7 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS, *,
     try:
         text = repr(value)
     except ValueError:  # holds an integer too long to print
-        return f"<a {type(value).__name__} too long to show>"
+        return f"<{type(value).__name__} too long to show>"
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
