@@ -137,12 +137,15 @@ def test_build_is_cached_by_content(built, workdir, monkeypatch):
     again = guest_image.build_guest_image(cache, kernel_deb=deb)
     assert again == first
     assert again.initramfs.stat().st_mtime_ns == mtime  # not rebuilt
+    before = first.initramfs.read_bytes()
     monkeypatch.setattr(guest_image, "INIT_SCRIPT",
                         guest_image.INIT_SCRIPT + "# changed\n")
     changed = guest_image.build_guest_image(cache, kernel_deb=deb)
     assert changed.key != first.key
-    assert changed.initramfs.read_bytes() != first.initramfs.read_bytes()
-    assert not list(cache.glob(".build-*"))
+    assert changed.initramfs.read_bytes() != before
+    # Only the current image stays; no build directory is left.
+    assert [p.name for p in cache.iterdir() if p.name != ".lock"] == [
+        changed.kernel.parent.name]
 
 
 def test_build_names_a_missing_kernel_package(workdir):
@@ -269,14 +272,15 @@ def guests(netns, workdir, built) -> Iterator[
     """Start guests (QEMU in the namespace); all killed by pid after."""
     started: dict[str, Guest] = {}
 
-    def start(name: str, mac: str, tap: str, drive: list[str]) -> Guest:
+    def start(name: str, mac: str, tap: str, drive: list[str],
+              machine: str = "q35") -> Guest:
         console = workdir / f"{name}.console"
         stderr = workdir / f"{name}.stderr"
         qmp = workdir / f"{name}.qmp"
         cmd = [
             "ip", "netns", "exec", netns,  # execs QEMU: same pid
             "qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64",
-            "-M", "q35", "-m", "256", "-smp", "1",
+            "-M", machine, "-m", "256", "-smp", "1",
             "-nographic", "-nodefaults", "-no-reboot",
             "-serial", f"file:{console}", "-monitor", "none",
             "-qmp", f"unix:{qmp},server=on,wait=off",
@@ -284,8 +288,6 @@ def guests(netns, workdir, built) -> Iterator[
             "-append", built.cmdline,
             "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
             "-device", f"virtio-net-pci,netdev=n0,mac={mac},romfile=",
-            # A free PCIe slot for the hot-plug test (as libvirt adds).
-            "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
             *drive,
         ]
         with open(stderr, "wb") as err:
@@ -353,6 +355,8 @@ def test_two_guests_report_traffic(guests, capsys):
     })
 
     a = start("a", A_MAC, "tapa", [
+        # A free PCIe slot for the hot-plug below (as libvirt adds).
+        "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
         "-device", "virtio-scsi-pci,id=scsi0",
         "-drive", f"file={a_drive},if=none,id=cd0,media=cdrom,"
                   "readonly=on,format=raw",
@@ -416,6 +420,24 @@ def test_guest_without_config_drive_says_so(guests):
     time.sleep(5)  # a few rounds of the loop: no peers, no PEER lines
     assert lines(c) == ["CONFIG-DRIVE MISSING", "NIC eth0 NOADDR",
                         "GUEST READY"]
+
+
+def test_pc_machine_ide_cdrom_and_ip_from_user_data(guests, workdir):
+    """Machine type ``pc`` (Nova's default): the config drive is an IDE
+    CD-ROM; no network_data.json, the address is user_data's ip=."""
+    ns, workdir, _started, start = guests
+    add_tap(ns, "tapd")
+    drive = workdir / "d.iso"
+    iso_config_drive(drive, {
+        "openstack/latest/user_data": "ip=203.0.113.20/24\n"
+                                      "peers=203.0.113.20\n"})
+    d = start("d", "fa:16:3e:00:0d:01", "tapd", [
+        "-drive", f"file={drive},if=ide,media=cdrom,readonly=on,"
+                  "format=raw"], machine="pc")
+    d.wait_for("PEER 203.0.113.20 OK")  # itself: the address is up
+    assert lines(d)[:3] == [
+        "CONFIG-DRIVE FOUND /dev/sr0",
+        "NIC eth0 UP fa:16:3e:00:0d:01 203.0.113.20/24", "GUEST READY"]
 
 
 def test_nothing_left_behind():

@@ -82,11 +82,13 @@ KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 #: Modules the guest loads (plus what they depend on); those built into the
 #: kernel or missing from it are skipped.  virtio-pci/net for the NICs;
 #: virtio-scsi + sr_mod + isofs for Nova's config drive as a CD-ROM (the
-#: cloud kernel has no AHCI driver), virtio-blk/sd_mod + vfat/nls for it as
-#: a disk.
+#: cloud kernel has no AHCI driver, so not on q35's default SATA bus: give
+#: the image ``hw_cdrom_bus=scsi`` and ``hw_scsi_model=virtio-scsi``);
+#: ata_piix for the IDE CD-ROM of machine type ``pc``; virtio-blk/sd_mod +
+#: vfat/nls for the drive as a disk.
 WANTED_MODULES = (
     "virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi",
-    "scsi_mod", "sd_mod", "sr_mod", "cdrom", "isofs",
+    "scsi_mod", "sd_mod", "sr_mod", "cdrom", "isofs", "ata_piix",
     "fat", "vfat", "nls_cp437", "nls_iso8859_1", "nls_utf8", "nls_ascii",
 )
 
@@ -248,6 +250,7 @@ while read -r m; do
 done < /lib/modules/load-order
 # Kernel messages from now on (e.g. a hot-attached NIC) would cut our lines.
 dmesg -n 1
+ip link set lo up  # a peer list may name the guest itself
 
 # The config drive: label config-2 first, then every block device whose
 # iso9660/vfat filesystem has openstack/latest.  SCSI scans are
@@ -773,6 +776,11 @@ def _build(deb: pathlib.Path, busybox: pathlib.Path, key: str,
         if out.exists():
             shutil.rmtree(out)
         stage.rename(out)
+        # Images of older inputs: nothing uses them once they are uploaded
+        # or booted (QEMU reads kernel and initramfs at start).
+        for old in cache_dir.glob("guest-*"):
+            if old != out:
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
