@@ -385,6 +385,17 @@ _MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,])&\S", re.MULTILINE)
 #: Characters YAML does not allow (yaml-rs lets some through, PyYAML
 #: refuses them where they stand).
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+#: The ASCII characters YAML allows (tab, newlines, printable).
+_ASCII_ALLOWED = bytes([9, 10, 13, *range(32, 127)])
+
+
+def _non_printable(text: str) -> bool:
+    """Whether ``text`` holds a character YAML does not allow.  ASCII text
+    (nearly every catalogue) is checked at C speed; PyYAML's own
+    expression, ten times slower, only reads the rest."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
+    return _NON_PRINTABLE.search(text) is not None
 
 
 class _Doc:
@@ -611,7 +622,7 @@ def _parse(source: Source) -> tuple[_Doc | None, Errors]:
         path, text = _read_text(source)
     except exceptions.CatalogueError as err:
         return None, [err]
-    if _MAYBE_ANCHOR.search(text) or _NON_PRINTABLE.search(text):
+    if ("&" in text and _MAYBE_ANCHOR.search(text)) or _non_printable(text):
         return _parse_slow(path, text)
     try:
         data = yaml_rs.loads(text, alias_limits=_NO_ALIASES)
@@ -631,34 +642,46 @@ def _parse(source: Source) -> tuple[_Doc | None, Errors]:
 def _needs_slow_path(data: Any) -> bool:
     """Values only the positional parser can judge: maybe-booleans, keys
     that are not strings, and data over a bound (the slow path locates
-    it).  Iterative and stopping at the first hit, so its cost is bounded
-    by the bounds, never by the data's shape."""
-    nodes = 0
-    todo: list[tuple[Any, int]] = [(data, 1)]
-    while todo:
-        value, depth = todo.pop()
-        nodes += 1
-        if nodes > MAX_NODES:
-            return True
-        if isinstance(value, str):
-            if value in _YAML11_BOOLS or len(value) > MAX_SCALAR_CHARS:
+    it).
+
+    Counts nodes as the parser's events do (each collection pays for its
+    keys and values before they are visited) and refuses depth before it
+    recurses, so it stops at the first bound crossed and never recurses
+    deeper than :data:`MAX_DEPTH`.  About as fast as yaml-rs's parse:
+    it runs on every valid file.
+    """
+    budget = MAX_NODES - 1
+
+    def walk(value: Any, depth: int) -> bool:
+        nonlocal budget
+        kind = type(value)
+        if kind is str:
+            return value in _YAML11_BOOLS or len(value) > MAX_SCALAR_CHARS
+        if kind is int:
+            return value.bit_length() > MAX_INT_BITS
+        if kind is dict:
+            if depth > MAX_DEPTH:
                 return True
-        elif isinstance(value, int):
-            if value.bit_length() > MAX_INT_BITS:
+            budget -= 2 * len(value)
+            if budget < 0:
                 return True
-        elif isinstance(value, (dict, list)):
-            if depth > MAX_DEPTH or nodes + len(value) > MAX_NODES:
+            for key, item in value.items():
+                if type(key) is not str or key in _YAML11_BOOLS \
+                        or len(key) > MAX_SCALAR_CHARS \
+                        or walk(item, depth + 1):
+                    return True
+        elif kind is list:
+            if depth > MAX_DEPTH:
                 return True
-            if isinstance(value, dict):
-                for key in value:
-                    if not isinstance(key, str) or key in _YAML11_BOOLS \
-                            or len(key) > MAX_SCALAR_CHARS:
-                        return True
-                nodes += len(value)
-                todo.extend((v, depth + 1) for v in value.values())
-            else:
-                todo.extend((v, depth + 1) for v in value)
-    return False
+            budget -= len(value)
+            if budget < 0:
+                return True
+            for item in value:
+                if walk(item, depth + 1):
+                    return True
+        return False
+
+    return walk(data, 1)
 
 
 def yaml_over_bounds(path: str, text: str) -> Errors | None:
