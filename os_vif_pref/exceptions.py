@@ -123,7 +123,8 @@ class CatalogueInvalid(OsVifPrefException):
 
 
 class CatalogueEntryNotFound(OsVifPrefException):
-    msg_fmt = "No catalogue entry named %(name)r (known: %(known)s)"
+    msg_fmt = "No catalogue entry named %(name)s (known: %(known)s)"
+    input_kwargs = {"name": True}
 
 
 class UnknownConfiguredEntry(OsVifPrefException):

@@ -526,3 +526,22 @@ def test_readers_quote_an_excerpt_of_a_huge_value(reader, size):
     assert re.search(f"v{{{exceptions.EXCERPT_CHARS}}}'?\\.\\.\\. "
                      f"\\({more} more characters\\)", message), message[:300]
     assert len(message) < 1200, message[:300]
+
+
+def test_cli_reports_a_huge_port_in_one_short_line(tmp_path):
+    """``convert`` on a port whose id, vif_type and vif_details key are
+    megabytes long, and ``catalogue show`` of a huge name: one short
+    error, exit 1."""
+    from os_vif_pref.testing import cli
+
+    big = "v" * 3_000_000
+    port = tmp_path / "port.json"
+    port.write_text(json.dumps({"port": {
+        "id": big, "mac_address": "fa:16:3e:00:00:01", "network_id": "n",
+        "binding:vif_type": big, "binding:vnic_type": "normal",
+        "binding:vif_details": {big[:2_000_000]: 1}}}))
+    for args in (("convert", str(port)), ("catalogue", "show", big)):
+        rc, out, err = cli.run(*args)
+        assert rc == 1
+        assert "more characters)" in err
+        assert len(out + err) < 1200, (out + err)[:300]
