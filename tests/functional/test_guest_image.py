@@ -339,7 +339,9 @@ def test_two_guests_report_traffic(guests, capsys):
          ipv4(1, "tapa", A_IP, "255.255.255.128")])
     a_drive = workdir / "a.iso"
     iso_config_drive(a_drive, {
-        "openstack/latest/user_data": f"#!/bin/true\npeers={B_IP}\n",
+        # ip= repeats eth0's address: never given to a second NIC.
+        "openstack/latest/user_data": f"#!/bin/true\npeers={B_IP}\n"
+                                      f"ip={A_IP}/25\n",
         "openstack/latest/network_data.json": json.dumps(a_data),
     })
     # Guest B: a vfat config drive on virtio-blk; its network is DHCP (no
@@ -390,7 +392,9 @@ def test_two_guests_report_traffic(guests, capsys):
                   mac=A_HOT_MAC, bus="rp1", id="nic1", romfile="")
     a.wait_for(f"NIC eth1 UP {A_HOT_MAC} {A_HOT_IP}/25",
                timeout=CHANGE_TIMEOUT)
-    # Unplugged and plugged again (same name, a new device): set up again.
+    # Unplugged, and a NIC of a MAC nobody gave an address plugged in
+    # (same name, a new device): seen, but no address (ip= is eth0's, DHCP
+    # has no server).
     a.qmp_command("device_del", id="nic1")
     deadline = time.monotonic() + CHANGE_TIMEOUT
     while "nic1" in {p["name"] for p in a.qmp_command(
@@ -399,9 +403,9 @@ def test_two_guests_report_traffic(guests, capsys):
         time.sleep(0.5)
     mark = len(a.text())
     a.qmp_command("device_add", driver="virtio-net-pci", netdev="n1",
-                  mac=A_HOT_MAC, bus="rp1", id="nic1", romfile="")
-    a.wait_for(f"NIC eth1 UP {A_HOT_MAC} {A_HOT_IP}/25", after=mark,
-               timeout=CHANGE_TIMEOUT)
+                  mac="fa:16:3e:00:0a:03", bus="rp1", id="nic1",
+                  romfile="")
+    a.wait_for("NIC eth1 NOADDR", after=mark, timeout=CHANGE_TIMEOUT)
     a.wait_for(f"PEER {B_IP} OK", after=len(a.text()),
                timeout=CHANGE_TIMEOUT)
 
@@ -422,14 +426,16 @@ def test_guest_without_config_drive_says_so(guests):
                         "GUEST READY"]
 
 
-def test_pc_machine_ide_cdrom_and_ip_from_user_data(guests, workdir):
+def test_pc_machine_ide_cdrom_and_ip_by_mac_from_user_data(guests, workdir):
     """Machine type ``pc`` (Nova's default): the config drive is an IDE
-    CD-ROM; no network_data.json, the address is user_data's ip=."""
+    CD-ROM; no network_data.json, the address is user_data's ip.<mac>=,
+    which comes before its ip=."""
     ns, workdir, _started, start = guests
     add_tap(ns, "tapd")
     drive = workdir / "d.iso"
     iso_config_drive(drive, {
-        "openstack/latest/user_data": "ip=203.0.113.20/24\n"
+        "openstack/latest/user_data": "ip=203.0.113.99/24\n"
+                                      "ip.FA:16:3E:00:0D:01=203.0.113.20/24\n"
                                       "peers=203.0.113.20\n"})
     d = start("d", "fa:16:3e:00:0d:01", "tapd", [
         "-drive", f"file={drive},if=ide,media=cdrom,readonly=on,"

@@ -17,8 +17,11 @@ iso9660 CD-ROM such as ``/dev/sr0`` on virtio-scsi, or a vfat/iso9660 disk
   type ``ipv4`` gives ``ip_address``/``netmask`` to the NIC whose MAC is
   its link's ``ethernet_mac_address``;
 * ``openstack/latest/user_data``: a line ``peers=IP1,IP2`` (whom to ping)
-  and, optionally, ``ip=ADDR/PREFIX`` for the first NIC that
-  ``network_data.json`` gives no address; a NIC with neither tries DHCP.
+  and, optionally, ``ip.<mac>=ADDR/PREFIX`` (for the NIC with that MAC,
+  e.g. one attached later, which network_data.json never lists) and
+  ``ip=ADDR/PREFIX`` (for the first NIC that has no address from the
+  lines before and that no other NIC has already); a NIC with none of
+  these tries DHCP (``udhcpc``, ~4 s, once).
 
 What it prints on the serial console (``console=ttyS0``), one line each::
 
@@ -292,6 +295,11 @@ PEERS=$(sed -n 's/^[[:space:]]*peers=//p' /run/user_data | tail -n 1 \
 UD_IP=$(sed -n 's/^[[:space:]]*ip=//p' /run/user_data | tail -n 1 \
     | tr -d ' \t')
 awk -f /etc/ovp/netdata.awk /run/network_data.json > /run/netaddrs
+# user_data's "ip.<mac>=ADDR/PREFIX": for a NIC network_data.json does not
+# know (a port attached later, whose MAC the test chose).
+awk -F= '/^[[:space:]]*ip\.[0-9A-Fa-f:]+=/ {
+    sub(/^[[:space:]]*ip\./, "", $1); v = $2; gsub(/[[:space:]]/, "", v)
+    print tolower($1), v }' /run/user_data >> /run/netaddrs
 # Addresses for NICs no network gives one by MAC, in order: networks
 # whose link has no MAC, then user_data's ip=.
 FALLBACK=$(awk '$1 == "-" && $2 != "dhcp" { print $2 }' /run/netaddrs)
@@ -302,10 +310,14 @@ setup_nic() {
     mac=$(cat "/sys/class/net/$ifc/address")
     addr=$(awk -v m="$mac" '$1 == m && $2 != "dhcp" { print $2; exit }' \
         /run/netaddrs)
-    if [ -z "$addr" ]; then
+    # Else the next fallback no other NIC has (user_data's ip= may repeat
+    # what network_data.json gave eth0).
+    while [ -z "$addr" ]; do
         set -- $FALLBACK
-        if [ $# -gt 0 ]; then addr=$1; shift; FALLBACK="$*"; fi
-    fi
+        [ $# -gt 0 ] || break
+        addr=$1; shift; FALLBACK="$*"
+        ip -o -4 addr show | grep -q " inet ${addr%/*}/" && addr=
+    done
     ip link set "$ifc" up
     if [ -n "$addr" ] && ip addr add "$addr" dev "$ifc"; then
         echo "NIC $ifc UP $mac $addr"
