@@ -20,6 +20,11 @@ A later layer may add entries; it may change an existing entry only with
 A file with errors is left out as a whole (never half-loaded), and the error
 says which file to fix, so a broken vendor file cannot silently take the
 bundled entries down with it.
+
+What one file may cost is bounded (size, YAML anchors and aliases, nesting,
+nodes, scalar length; see ``MAX_DEPTH`` and the others below), checked
+while it is parsed: the files are read inside nova-compute, and a few
+hundred bytes of YAML aliases would otherwise expand to gigabytes.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ catalogue_opts = [
              "refused whole (one error naming this option) and the rest of "
              "the catalogue loads: no legitimate file comes near the "
              "default (the bundled catalogue is 18 KiB, 500 vendor entries "
-             "400 KiB), and the bound keeps a broken or hostile file from "
+             "350 KiB), and the bound keeps a broken or hostile file from "
              "costing nova-compute time and memory."),
     cfg.DictOpt(
         "plugin_choice", default={},
