@@ -866,8 +866,9 @@ def _dumps(value: Any) -> str:
 
 
 def _unknown_major(version: str) -> str:
-    reason = (f"offer version {version} is not understood here (this side "
-              f"reads {VERSION}.x); ignored, binding as without an offer")
+    reason = (f"offer version {excerpt(version, quote=False)} is not "
+              f"understood here (this side reads {VERSION}.x); ignored, "
+              "binding as without an offer")
     if version not in _unknown_logged and len(_unknown_logged) < 64:
         _unknown_logged.add(version)
         LOG.warning("binding:profile[%s]: %s", KEY, reason)

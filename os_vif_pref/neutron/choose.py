@@ -42,6 +42,7 @@ class NoAcceptableBinding(exceptions.OsVifPrefException):
     msg_fmt = ("None of the bindings the host offers for vnic_type "
                "%(vnic_type)s can be served: offered %(offered)s; this "
                "driver serves %(served)s")
+    input_kwargs = {"vnic_type": False}
 
 
 @dataclasses.dataclass(frozen=True)
