@@ -82,7 +82,7 @@ def test_neutron_ovs_driver_module(hook: str, negotiated: bool) -> None:
 
 def test_neutron_ovn_driver_module() -> None:
     _run_and_check("neutron-ovn", [OVN], "use_pref_ovn",
-                   min_ran=700, negotiated=False)
+                   min_ran=709, negotiated=False)
 
 
 def test_neutron_ovn_driver_bind_tests_with_offer() -> None:
