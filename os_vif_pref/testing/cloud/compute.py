@@ -35,7 +35,7 @@ OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 DPDK_RUNTIME = Path("/var/run/dpdk")
 
 #: 2 MiB pages reserved for the hugepages flavor while the cloud runs.
-HUGEPAGES = 384
+HUGEPAGES = 512
 NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
 
 
@@ -78,7 +78,11 @@ def start_ovs_dpdk(lay: Layout, procs: Procs) -> None:
     vsctl(lay, "set", "Open_vSwitch", ".",
           "other_config:dpdk-init=true",
           f'other_config:dpdk-extra="--no-huge --legacy-mem --no-pci '
-          f'-m 256 --file-prefix={prefix}"',
+          f'-m 512 --file-prefix={prefix}"',
+          # One shared pool of 262144 mbufs does not fit in DPDK's 512 MiB
+          # without hugepages ("No buffer space available" on the first
+          # vhost-user port): a pool per port, sized by its queues, does.
+          "other_config:per-port-memory=true",
           "other_config:dpdk-lcore-mask=0x1",
           "other_config:pmd-cpu-mask=0x2",
           "other_config:pmd-maxsleep=10000")

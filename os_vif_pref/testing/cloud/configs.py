@@ -178,24 +178,37 @@ def nova_compute(lay: Layout, host: str = COMPUTE_HOST,
         "connection_uri": lay.libvirt_uri,
         "hw_machine_type": "x86_64=q35",
     }
-    conf["compute"] = {"cpu_shared_set": "", "max_disk_devices_to_attach":
-                       "-1"}
     conf["os_vif_ovs"] = {"ovsdb_connection": lay.ovsdb_connection,
                           "ovsdb_interface": "native"}
-    conf["os_vif_pref_ovs"] = {"ovsdb_connection": lay.ovsdb_connection,
-                               "vhostuser_socket_dir": str(lay.vhost_dir)}
     conf.update(_privsep(lay, "nova_sys_admin", "vif_plug_ovs_privileged",
                          "vif_plug_linux_bridge_privileged",
-                         "os_vif_pref_privileged", "privsep_osbrick"))
+                         "privsep_osbrick"))
+    if lay.settings.nova_integration:
+        conf.update(os_vif_pref_compute(lay))
+    for section, opts in (extra or {}).items():
+        conf.setdefault(section, {}).update(opts)
+    return conf
+
+
+def os_vif_pref_compute(lay: Layout) -> Sections:
+    """What the installation guide has a compute host add, and only that.
+
+    The one line (:data:`GUIDE_NOVA`), and what the guide says a host
+    needs where its Open vSwitch is not at os-vif's defaults (the OVSDB
+    connection, the vhost-user socket directory: the same values as
+    ``[os_vif_ovs]`` and the agent's) and in a virtualenv (the privsep
+    helper).  tests/cloud checks each of these sections is in the guide.
+    """
     s = lay.settings
-    conf["os_vif_pref"] = {"nova_integration":
-                           "true" if s.nova_integration else "false"}
+    conf: Sections = {section: dict(opts)
+                      for section, opts in GUIDE_NOVA.items()}
     if s.preference_order:
         conf["os_vif_pref"]["preference_order"] = s.preference_order
     if s.disabled:
         conf["os_vif_pref"]["disabled"] = s.disabled
-    for section, opts in (extra or {}).items():
-        conf.setdefault(section, {}).update(opts)
+    conf["os_vif_pref_ovs"] = {"ovsdb_connection": lay.ovsdb_connection,
+                               "vhostuser_socket_dir": str(lay.vhost_dir)}
+    conf.update(_privsep(lay, "os_vif_pref_privileged"))
     return conf
 
 

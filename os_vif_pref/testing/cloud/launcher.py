@@ -222,6 +222,7 @@ def down(root: Path, quiet: bool = False) -> list[str]:
             with contextlib.suppress(CloudError):
                 compute.vsctl(lay, "--if-exists", "del-br", bridge, wait=True)
     procs.stop_all(kill_after=_QUICK_KILL)
+    (lay.root / "links-at-down.txt").write_text("\n".join(links) + "\n")
     compute.delete_links([*links, "br-int", "br-phys"])
     compute.remove_dpdk_runtime(lay)
     compute.release_hugepages(lay)
@@ -232,6 +233,45 @@ def down(root: Path, quiet: bool = False) -> list[str]:
     if not quiet:
         print(f"stopped: {', '.join(stopped) or 'nothing'}", file=sys.stderr)
     return stopped
+
+
+def leftovers(lay: Layout) -> list[str]:
+    """What of the cloud in ``lay`` is still around (empty after down)."""
+    left = []
+    procs = Procs(lay.root)
+    left += [f"process {n}" for n in procs.names() if procs.running(n)]
+    left += [f"qemu pid {p}" for p in compute.qemu_pids(lay)]
+    marker = str(lay.sock_dir)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            cmd = (entry / "cmdline").read_bytes().decode("utf-8", "replace")
+            if marker in cmd or str(lay.root) in cmd:
+                left.append(f"pid {entry.name}: {cmd[:80]!r}")
+    for name in ("br-int", "br-phys", *_recorded_links(lay)):
+        if Path(f"/sys/class/net/{name}").exists():
+            left.append(f"link {name}")
+    if lay.sock_dir.exists():
+        left.append(f"directory {lay.sock_dir}")
+    if (compute.DPDK_RUNTIME / compute.dpdk_prefix(lay)).exists():
+        left.append(f"DPDK runtime {compute.dpdk_prefix(lay)}")
+    with contextlib.suppress(OSError):
+        mounts = Path("/proc/mounts").read_text()
+        left += [f"mount {line.split()[1]}" for line in mounts.splitlines()
+                 if marker in line]
+    if lay.hugepages_before is not None:
+        with contextlib.suppress(OSError, ValueError):
+            now = int(compute.NR_HUGEPAGES.read_text())
+            if now != lay.hugepages_before:
+                left.append(f"nr_hugepages {now} (was "
+                            f"{lay.hugepages_before})")
+    return left
+
+
+def _recorded_links(lay: Layout) -> list[str]:
+    path = lay.root / "links-at-down.txt"
+    return path.read_text().split() if path.exists() else []
 
 
 def openrc_env(lay: Layout, user: str = "admin") -> dict[str, str]:

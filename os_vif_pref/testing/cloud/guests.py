@@ -1,0 +1,253 @@
+"""Servers in the cloud, seen the way a test (or a vendor) needs to see them.
+
+Each helper is bounded: a server that never goes ACTIVE, a guest whose
+console never reports, a port that never binds end with an error naming
+which and why (the server's fault, the console's tail), never a hang.
+What is plugged is read from the host itself: the OVS ports on br-int,
+the vhost-user sockets, the kernel's links, libvirt's domain XML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import dataclasses
+import json
+from pathlib import Path
+import re
+import time
+from typing import Any
+
+from os_vif_pref.testing.cloud import compute
+from os_vif_pref.testing.cloud.launcher import Cloud
+
+
+class GuestError(AssertionError):
+    """A server or guest did not reach the state a scenario waited for."""
+
+
+@dataclasses.dataclass
+class Guest:
+    """A server with its ports, as booted by :func:`boot`."""
+
+    server: Any
+    ports: list[Any]
+    ip: str
+
+    @property
+    def id(self) -> str:
+        return str(self.server.id)
+
+
+def _console(conn: Any, server_id: str) -> str:
+    try:
+        out = conn.compute.get_server_console_output(server_id)
+    except Exception:  # noqa: BLE001 - a console not there yet is empty
+        return ""
+    return str(out.get("output", "") if isinstance(out, dict) else out)
+
+
+def console(cloud: Cloud, guest: Guest | str) -> str:
+    """The guest's serial console so far."""
+    sid = guest.id if isinstance(guest, Guest) else guest
+    return _console(cloud.admin(), sid)
+
+
+def create_port(cloud: Cloud, ip: str, name: str) -> Any:
+    """A port of project demo on the guests' network at address ``ip``.
+
+    Neutron's default policy lets only an admin choose a fixed address on
+    a network of another project, so the admin makes it (scoped to demo).
+    """
+    conn = cloud.admin("demo")
+    return conn.network.create_port(
+        name=name, network_id=cloud.info["network"],
+        fixed_ips=[{"subnet_id": cloud.info["subnet"], "ip_address": ip}])
+
+
+def boot(cloud: Cloud, name: str, ip: str, peers: Iterable[str] = (),
+         hugepages: bool = False, extra_user_data: str = "",
+         wait: bool = True, timeout: float = 240) -> Guest:
+    """Boot a server with one port at ``ip`` that pings ``peers``."""
+    conn = cloud.member()
+    port = create_port(cloud, ip, f"{name}-port")
+    user_data = f"peers={','.join(peers)}\n{extra_user_data}"
+    import base64
+
+    flavor = cloud.info["flavor_hugepages" if hugepages else "flavor"]
+    server = conn.compute.create_server(
+        name=name, image_id=cloud.info["image"], flavor_id=flavor,
+        networks=[{"port": port.id}],
+        user_data=base64.b64encode(user_data.encode()).decode())
+    guest = Guest(server=server, ports=[port], ip=ip)
+    if wait:
+        wait_status(cloud, guest, "ACTIVE", timeout=timeout)
+    return guest
+
+
+def wait_status(cloud: Cloud, guest: Guest, status: str,
+                timeout: float = 240) -> Any:
+    """Wait for ``status``; a server in ERROR (when not wanted) fails fast."""
+    conn = cloud.admin()
+    deadline = time.monotonic() + timeout
+    server = None
+    while time.monotonic() < deadline:
+        server = conn.compute.get_server(guest.id)
+        if server.status == status:
+            guest.server = server
+            return server
+        if server.status == "ERROR" and status != "ERROR":
+            raise GuestError(f"server {server.name} went to ERROR: "
+                             f"{server.fault}")
+        time.sleep(1)
+    state = server.status if server is not None else "unknown"
+    raise GuestError(f"server {guest.id} not {status} within {timeout:.0f} "
+                     f"s (status {state}, task "
+                     f"{getattr(server, 'task_state', None)})")
+
+
+def wait_console(cloud: Cloud, guest: Guest, pattern: str,
+                 timeout: float = 120, after: int = 0) -> float:
+    """Wait for a console line matching ``pattern`` past offset ``after``.
+
+    Returns the seconds waited.  On timeout the console's tail is quoted.
+    """
+    conn = cloud.admin()
+    regex = re.compile(pattern, re.MULTILINE)
+    start = time.monotonic()
+    text = ""
+    while time.monotonic() - start < timeout:
+        text = _console(conn, guest.id)
+        if regex.search(text[after:]):
+            return time.monotonic() - start
+        time.sleep(1)
+    tail = "\n".join("    " + line for line in text.splitlines()[-12:])
+    raise GuestError(f"guest {guest.server.name}: no console line "
+                     f"/{pattern}/ within {timeout:.0f} s; console tail:\n"
+                     f"{tail}")
+
+
+def peer_ok(cloud: Cloud, guest: Guest, peer: str, timeout: float = 150,
+            after: int = 0) -> float:
+    """Wait until ``guest`` reports ``PEER <peer> OK``."""
+    return wait_console(cloud, guest, rf"^PEER {re.escape(peer)} OK",
+                        timeout=timeout, after=after)
+
+
+def console_length(cloud: Cloud, guest: Guest) -> int:
+    return len(console(cloud, guest))
+
+
+def peer_never_ok(cloud: Cloud, guest: Guest, peer: str,
+                  watch: float = 45) -> int:
+    """Assert ``guest`` reports only FAIL for ``peer`` for ``watch`` s.
+
+    Waits for the guest to be up (``GUEST READY``) first, then watches;
+    returns how many FAIL lines it saw.
+    """
+    wait_console(cloud, guest, r"^GUEST READY", timeout=180)
+    time.sleep(watch)
+    text = console(cloud, guest)
+    if re.search(rf"^PEER {re.escape(peer)} OK", text, re.MULTILINE):
+        raise GuestError(f"guest {guest.server.name} reached {peer}")
+    fails = len(re.findall(rf"^PEER {re.escape(peer)} FAIL", text,
+                           re.MULTILINE))
+    if not fails:
+        raise GuestError(f"guest {guest.server.name} printed no PEER line "
+                         f"for {peer}: is the guest running at all?")
+    return fails
+
+
+def port(cloud: Cloud, port_id: str) -> Any:
+    return cloud.admin().network.get_port(port_id)
+
+
+def binding(cloud: Cloud, port_id: str) -> tuple[str, dict[str, Any],
+                                                 dict[str, Any]]:
+    """(vif_type, vif_details, profile) of a port, as Neutron stores it."""
+    p = port(cloud, port_id)
+    return (p.binding_vif_type, dict(p.binding_vif_details or {}),
+            dict(p.binding_profile or {}))
+
+
+def delete(cloud: Cloud, guest: Guest, timeout: float = 120) -> None:
+    """Delete the server and its ports; wait until it is gone."""
+    conn = cloud.admin()
+    conn.compute.delete_server(guest.id, ignore_missing=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if conn.compute.find_server(guest.id, ignore_missing=True) is None:
+            break
+        time.sleep(1)
+    else:
+        raise GuestError(f"server {guest.id} not deleted within {timeout} s")
+    for p in guest.ports:
+        conn.network.delete_port(p.id, ignore_missing=True)
+
+
+# -- what is plugged on the host ---------------------------------------------
+
+def ovs_ports(cloud: Cloud) -> dict[str, dict[str, Any]]:
+    """br-int's guest ports: name -> {type, options, iface-id}."""
+    out = compute.vsctl(cloud.lay, "--format=json",
+                        "--columns=name,type,options,external_ids", "list",
+                        "Interface")
+    ports = {}
+    for name, kind, options, ext in json.loads(out)["data"]:
+        ext_ids = dict(ext[1]) if ext[0] == "map" else {}
+        if "iface-id" not in ext_ids:
+            continue
+        ports[name] = {"type": kind,
+                       "options": dict(options[1]) if options[0] == "map"
+                       else {},
+                       "iface-id": ext_ids["iface-id"]}
+    return ports
+
+
+def ovs_ports_of(cloud: Cloud, port_id: str) -> list[str]:
+    """Names of the OVS interfaces bound to Neutron port ``port_id``."""
+    return [n for n, p in ovs_ports(cloud).items()
+            if p["iface-id"] == port_id]
+
+
+def link_exists(name: str) -> bool:
+    return Path(f"/sys/class/net/{name}").exists()
+
+
+def vhost_sockets(cloud: Cloud) -> list[str]:
+    d = cloud.lay.vhost_dir
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def plugged_for(cloud: Cloud, port_id: str) -> list[str]:
+    """Everything on the host that belongs to ``port_id``: OVS ports,
+    kernel links and vhost-user sockets named after it."""
+    short = port_id[:11]
+    found = [f"ovs:{n}" for n in ovs_ports_of(cloud, port_id)]
+    for prefix in ("tap", "vhu", "qvo", "qvb", "qbr"):
+        if link_exists(prefix + short):
+            found.append(f"link:{prefix + short}")
+    found += [f"socket:{s}" for s in vhost_sockets(cloud) if short in s]
+    return found
+
+
+def domain_xml(cloud: Cloud, guest: Guest) -> str:
+    """The running domain's XML, from the cloud's libvirtd."""
+    import libvirt
+
+    conn = libvirt.open(cloud.lay.libvirt_uri)
+    try:
+        return str(conn.lookupByUUIDString(guest.id).XMLDesc(0))
+    finally:
+        conn.close()
+
+
+def instance_events(cloud: Cloud, guest: Guest) -> list[dict[str, Any]]:
+    """Every instance action event of the server (microversion 2.84+)."""
+    conn = cloud.admin()
+    events = []
+    for action in conn.compute.server_actions(guest.id):
+        full = conn.compute.get_server_action(action.request_id, guest.id)
+        for event in full.events or []:
+            events.append(dict(event) if not isinstance(event, dict)
+                          else event)
+    return events
