@@ -12,9 +12,20 @@ unit-test process:
   invented host names (``my-host``, ``fake-host``, ``new-host`` ...) each
   standing for "this compute", so a host is warmed the first time an offer
   is asked for it, instead of guessing the list here;
+* what an ``Instance`` object has not loaded is read as a plain boot: no
+  flavor, a flavor without extra specs; no system metadata, an image
+  without properties. Nova's unit tests build instances with
+  ``objects.Instance(uuid=...)`` or ``fake_instance_obj`` and have no
+  database to lazy-load the rest from, where nova-compute's instances
+  always carry theirs; the integration would decline to offer for them (it
+  never guesses an instance's needs, and the lazy load fails), and Nova's
+  tests that bind ports would never see an offer. A mock or a dict as the
+  instance still gets none;
 * it counts the calls of the integration's hook functions and what they
-  did, returned after the tests (``Outcomes.report_values``), so the
-  pytest test can show the integration really ran inside Nova's tests.
+  did, in all and per test module (``"modules": {module: {name: n}}``,
+  the module of the test running at the call), returned after the tests
+  (``Outcomes.report_values``), so the pytest test can show the
+  integration really ran, and offered, inside each of Nova's modules.
 
 :func:`patched_nova` is for runs against a copy of Nova carrying
 ``contrib/nova``'s patch (first on the child's PYTHONPATH): it checks that
@@ -35,8 +46,44 @@ COUNTED = ("add_offer", "remove_offer", "checked_vif", "check_bound_port",
            "destination_profiles")
 
 
-def _count(counts: collections.Counter[str],
-           serve_with: Any = None) -> None:
+#: Where calls made outside any test are counted in ``"modules"``.
+NO_TEST = "(no test running)"
+
+
+class Counts:
+    """What the hook functions did, in all and per test module."""
+
+    def __init__(self) -> None:
+        self.total: collections.Counter[str] = collections.Counter()
+        self.modules: dict[str, collections.Counter[str]] = (
+            collections.defaultdict(collections.Counter))
+
+    def add(self, key: str) -> None:
+        from tests import peer_child
+
+        test_id = peer_child.current_test()
+        module = test_id.rsplit(".", 2)[0] if test_id else NO_TEST
+        self.total[key] += 1
+        self.modules[module][key] += 1
+
+    def report(self, **extra: Any) -> dict[str, Any]:
+        return {**extra, **self.total,
+                "modules": {m: dict(c) for m, c in self.modules.items()}}
+
+
+def module_totals(reports: list[dict[str, Any]]
+                  ) -> dict[str, collections.Counter[str]]:
+    """``{module: counts}`` summed over the shards' reports (a module with
+    no calls: empty counts)."""
+    totals: dict[str, collections.Counter[str]] = collections.defaultdict(
+        collections.Counter)
+    for report in reports:
+        for module, counts in report.get("modules", {}).items():
+            totals[module].update(counts)
+    return totals
+
+
+def _count(counts: Counts, serve_with: Any = None) -> None:
     """Count every call of the integration's hook functions (and warm an
     unknown host first when ``serve_with`` is a prober)."""
     from os_vif_pref import offer
@@ -44,7 +91,7 @@ def _count(counts: collections.Counter[str],
 
     def counted(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            counts[name] += 1
+            counts.add(name)
             if name == "add_offer" and serve_with is not None:
                 host = args[3] if len(args) > 3 else kwargs.get("host")
                 if host and host not in integration.served_hosts():
@@ -52,12 +99,12 @@ def _count(counts: collections.Counter[str],
             try:
                 result = func(*args, **kwargs)
             except Exception:
-                counts[name + ":raised"] += 1
+                counts.add(name + ":raised")
                 raise
             if name == "add_offer" and offer.KEY in result:
-                counts["add_offer:offered"] += 1
+                counts.add("add_offer:offered")
             if name == "checked_vif" and result is not None:
-                counts["checked_vif:converted"] += 1
+                counts.add("checked_vif:converted")
             return result
         return wrapper
 
@@ -65,7 +112,29 @@ def _count(counts: collections.Counter[str],
         setattr(integration, name, counted(name, getattr(integration, name)))
 
 
-def _switch_on(counts: collections.Counter[str]) -> None:
+def _plain_boot_where_unloaded() -> None:
+    """Read what a Nova ``Instance`` has not loaded as a plain boot
+    (module docstring) instead of lazy-loading it."""
+    from os_vif_pref import preference
+    from os_vif_pref.nova import integration
+
+    instance_info = integration.instance_info
+
+    def wrapper(instance: Any, vnic_type: str | None
+                ) -> preference.InstanceInfo:
+        is_set = getattr(type(instance), "obj_attr_is_set", None)
+        if is_set is None or (is_set(instance, "flavor")
+                              and is_set(instance, "system_metadata")):
+            return instance_info(instance, vnic_type)
+        specs = (dict(instance.flavor.extra_specs or {})
+                 if is_set(instance, "flavor") else {})
+        return preference.InstanceInfo.from_dict(
+            {"extra_specs": specs, "vnic_type": vnic_type or None})
+
+    integration.instance_info = wrapper
+
+
+def _switch_on(counts: Counts) -> None:
     from os_vif_pref.nova import integration
     from tests.nova.harness import OVS_DPDK, CapabilityProber
 
@@ -74,15 +143,16 @@ def _switch_on(counts: collections.Counter[str]) -> None:
                                  refresh_interval=0):
         raise RuntimeError("the Nova integration refused to switch on "
                            "(see the log above)")
+    _plain_boot_where_unloaded()
     _count(counts, serve_with=prober)
 
 
-def integration_on() -> Callable[[], dict[str, int]]:
+def integration_on() -> Callable[[], dict[str, Any]]:
     """Switch the integration on for every host, with the runtime hooks
     patching the installed Nova (module docstring)."""
-    counts: collections.Counter[str] = collections.Counter()
+    counts = Counts()
     _switch_on(counts)
-    return lambda: dict(counts)
+    return counts.report
 
 
 def _check_patched() -> str:
@@ -94,13 +164,13 @@ def _check_patched() -> str:
     return nova.__file__
 
 
-def _count_installs(counts: collections.Counter[str]) -> None:
+def _count_installs(counts: Counts) -> None:
     from os_vif_pref.nova import hooks
 
     install = hooks.install
 
     def counted_install() -> None:
-        counts["runtime_hooks_install"] += 1
+        counts.add("runtime_hooks_install")
         install()
 
     hooks.install = counted_install
@@ -110,10 +180,10 @@ def patched_nova() -> Callable[[], dict[str, Any]]:
     """Check the patched Nova is the one imported; count (module doc).
     The test cases switch the integration on themselves."""
     where = _check_patched()
-    counts: collections.Counter[str] = collections.Counter()
+    counts = Counts()
     _count(counts)
     _count_installs(counts)
-    return lambda: {"nova": where, **counts}
+    return lambda: counts.report(nova=where)
 
 
 def patched_nova_integration_on() -> Callable[[], dict[str, Any]]:
@@ -121,7 +191,7 @@ def patched_nova_integration_on() -> Callable[[], dict[str, Any]]:
     as nova-compute does (``switch_on()``, which must see the patch and
     install no runtime hooks: the patched code calls the hook functions)."""
     where = _check_patched()
-    counts: collections.Counter[str] = collections.Counter()
+    counts = Counts()
     _count_installs(counts)
     _switch_on(counts)
-    return lambda: {"nova": where, **counts}
+    return lambda: counts.report(nova=where)

@@ -9,15 +9,20 @@ behaviour as the runtime hooks:
   run through the peer-suite runner with that copy first on the child's
   PYTHONPATH and the runtime hooks off (``OS_VIF_PREF_NOVA_HOOKS=contrib``);
 * Nova's own unit tests of the patched modules pass on the patched copy
-  with the integration on (as an upstream review would run them): libvirt
-  ``test_vif.py`` whole, and of ``test_neutron.py`` every class but the
-  big ``TestAPI``, plus those ``TestAPI`` tests whose code reaches a
-  patched function (allocate/deallocate, unbind, port updates, migration
-  finish), to keep CI within budget.
+  with the integration on (as an upstream review would run them):
+  ``network/test_neutron.py`` and ``virt/libvirt/test_vif.py`` whole, and
+  of ``compute/test_compute_mgr.py`` the tests of
+  ``check_can_live_migrate_destination`` (the one manager method the patch
+  changes; a pattern in ``tests/peer_lists/nova_unit_contrib.txt`` leaves
+  the rest of that module out, and says why). Every loaded test that is
+  not excluded there must run; the tests that differ are listed there with
+  the reason.
 
 The setup hooks check the copy is the Nova imported, count the calls the
-patched code makes into ``os_vif_pref.nova.integration`` and that the
-runtime hooks were never installed.
+patched code makes into ``os_vif_pref.nova.integration`` per test module
+(``test_neutron``'s tests build Nova instances and bind ports: offers must
+have been made there, not only nothing broken) and that the runtime hooks
+were never installed.
 """
 
 from __future__ import annotations
@@ -27,23 +32,32 @@ import importlib.metadata
 import importlib.util
 import os
 from pathlib import Path
-import re
 import shutil
 import subprocess
 import sys
 
 from tests import peer_suite
+from tests.nova_unit import hooks
+from tests.nova_unit.test_nova_unit_modules import (
+    COMPUTE_MGR,
+    MIN_RAN,
+    MODULES,
+    NEUTRON,
+    VIF,
+)
 
 PATCH = (Path(__file__).resolve().parents[2] / "contrib" / "nova"
          / "nova-34.0.0.patch")
 HOOK = "tests.nova_unit.hooks:patched_nova"
 UNIT_HOOK = "tests.nova_unit.hooks:patched_nova_integration_on"
-NEUTRON_TESTS = "nova.tests.unit.network.test_neutron"
-#: TestAPI tests whose code reaches a function the patch changes.
-REACHES_PATCH = re.compile(
-    r"allocate_for_instance|unbind_ports|_update_port\b|_update_ports_for|"
-    r"_update_port_binding_for_instance|migrate_instance_finish|"
-    r"setup_instance_network_on_host|deallocate")
+#: Every case of tests/nova/nova_cases.py.
+FUNCTIONAL_CASES = 13
+PROFILE = "binding:profile"
+OFFER_KEY = "os_vif_pref"
+#: The listed tests asserting that no profile is sent at all (list file).
+PROFILE_SENT = {f"{NEUTRON}.TestAPI.test_update_port_bindings_for_instance_"
+                f"{name}" for name in ("with_live_migration",
+                                       "with_resource_req_live_mig")}
 
 
 def _patched_files() -> list[str]:
@@ -100,26 +114,54 @@ def patched_copy(dest: Path) -> Path:
     return dest / "nova"
 
 
-def neutron_unit_targets() -> list[str]:
-    """test_neutron's classes but TestAPI, and the TestAPI tests reaching
-    the patch (found in the module's source: Nova is not imported here)."""
-    # Not find_spec(NEUTRON_TESTS): that imports nova.tests.unit, whose
-    # eventlet monkey patching must never reach the pytest process.
-    src = (_installed_nova() / "tests" / "unit" / "network"
-           / "test_neutron.py").read_text()
-    targets = []
-    for node in ast.parse(src).body:
-        if not isinstance(node, ast.ClassDef):
+def _calls(lines: list[str]) -> list[tuple] | None:
+    """``update_port(a, b)`` or ``[call(a, b), ...]`` (a repr that may go
+    on over the next lines) as argument tuples; None if it is not one."""
+    for end in range(1, len(lines) + 1):
+        text = " ".join(line.strip() for line in lines[:end])
+        try:
+            if text.startswith("update_port("):
+                return [ast.literal_eval("(" + text[len("update_port("):])]
+            if text.startswith("[call("):
+                return list(ast.literal_eval(text.replace("call(", "(")))
+            return None
+        except (SyntaxError, ValueError):
             continue
-        tests = [n for n in node.body if isinstance(n, ast.FunctionDef)
-                 and n.name.startswith("test_")]
-        if node.name != "TestAPI":
-            if tests:
-                targets.append(f"{NEUTRON_TESTS}.{node.name}")
-            continue
-        targets += [f"{NEUTRON_TESTS}.TestAPI.{n.name}" for n in tests
-                    if REACHES_PATCH.search(ast.get_source_segment(src, n))]
-    return targets
+    return None
+
+
+def _without_offer(call: tuple, expected_port: dict) -> tuple:
+    port_id, body = call
+    port = dict(body["port"])
+    profile = dict(port.get(PROFILE) or {})
+    if profile.pop(OFFER_KEY, None) is not None and not profile \
+            and PROFILE not in expected_port:
+        port.pop(PROFILE)
+    elif PROFILE in port:
+        port[PROFILE] = profile
+    return (port_id, {"port": port})
+
+
+def offer_is_the_difference(detail: str) -> bool:
+    """Whether a failing Nova test's ``update_port`` assertion (the
+    ``Expected:`` / ``Actual:`` lines of its traceback, one call or a list)
+    fails only because the calls carried our offer: with the offer taken
+    out of ``binding:profile`` (and a profile it leaves empty dropped where
+    none was expected), the expected calls are among those made."""
+    found = {}
+    lines = detail.splitlines()
+    for number, line in enumerate(lines):
+        label, _, text = line.strip().partition(": ")
+        if label in ("Expected", "Actual"):
+            found[label] = _calls([text, *lines[number + 1:]])
+    expected, actual = found.get("Expected"), found.get("Actual")
+    if not expected or not actual or not any(
+            OFFER_KEY in (c[1]["port"].get(PROFILE) or {}) for c in actual):
+        return False
+    port = expected[0][1]["port"]
+    stripped = [_without_offer(c, port) for c in actual]
+    return any(stripped[i:i + len(expected)] == expected
+               for i in range(len(stripped) - len(expected) + 1))
 
 
 def patched_totals(outcomes: peer_suite.Outcomes, hook: str, site: Path,
@@ -173,7 +215,7 @@ def test_nova_functional_cases_on_patched_nova(tmp_path: Path) -> None:
         preimport=["nova.tests.functional"], shards=2, timeout=400,
         pythonpath=[tmp_path / "site"],
         env={"OS_VIF_PREF_NOVA_HOOKS": "contrib"}, workdir=tmp_path / "run")
-    peer_suite.check(outcomes, min_ran=10)
+    peer_suite.check(outcomes, min_ran=FUNCTIONAL_CASES)
     total = patched_totals(outcomes, HOOK, tmp_path / "site",
                            ("add_offer:offered", "checked_vif:converted",
                             "remove_offer"))
@@ -185,16 +227,31 @@ def test_nova_functional_cases_on_patched_nova(tmp_path: Path) -> None:
 
 def test_nova_unit_tests_on_patched_nova(tmp_path: Path) -> None:
     patched_copy(tmp_path / "site")
-    targets = neutron_unit_targets()
-    assert len(targets) > 80, targets  # 78 TestAPI tests + the classes
+    # The same modules and selection as the runtime hooks' run
+    # (test_nova_unit_modules.py), in two children (~3 min wall here).
     outcomes = peer_suite.run(
-        "nova_unit_contrib",
-        [*targets, "nova.tests.unit.virt.libvirt.test_vif"],
-        setup=UNIT_HOOK, shards=2, timeout=480,
+        "nova_unit_contrib", MODULES, setup=UNIT_HOOK, shards=2, timeout=900,
         pythonpath=[tmp_path / "site"], workdir=tmp_path / "run")
-    peer_suite.check(outcomes, min_ran=270)
+    peer_suite.check(outcomes, min_ran=MIN_RAN)
     total = patched_totals(outcomes, UNIT_HOOK, tmp_path / "site",
                            ("add_offer", "remove_offer", "checked_vif",
-                            "check_bound_port"))
+                            "check_bound_port", "destination_profiles"))
     # Nova's tests went through every patched call site.
     assert all(total.values()), (total, outcomes.reports)
+    per_module = hooks.module_totals(outcomes.report_values(UNIT_HOOK))
+    # test_neutron's tests build Nova instances and bind ports: the patched
+    # Nova made offers there; test_vif's went through the check before
+    # plugging; the destination check's, through its patched call.
+    assert per_module[NEUTRON]["add_offer:offered"] > 0, per_module
+    assert per_module[VIF]["checked_vif"] >= 80, per_module
+    assert per_module[COMPUTE_MGR]["destination_profiles"] > 0, per_module
+    # The listed failures fail because the request carried the offer, and
+    # for no other reason.
+    failed = {i: r for i, r in outcomes.results.items()
+              if r.outcome == "fail"}
+    assert PROFILE_SENT <= set(failed) and len(failed) > 20, sorted(failed)
+    for test_id in PROFILE_SENT:
+        assert f"'{OFFER_KEY}': {{'v': " in failed.pop(test_id).detail
+    others = [i for i, r in failed.items()
+              if not offer_is_the_difference(r.detail)]
+    assert not others, others
