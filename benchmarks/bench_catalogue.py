@@ -64,11 +64,12 @@ def main() -> None:
         n = len(cat)
         full = timed(lambda: catalogue.load(layers, strict=True), args.runs)
         floor = timed(lambda: [yaml.load(f.read_text(),
-                                         Loader=catalogue._Loader)
+                                         Loader=catalogue.parse._Loader)
                                for f in files], args.runs)
-        parse = timed(lambda: catalogue._parse(str(path)), args.runs)
-        doc, _ = catalogue._parse(str(path))
-        schema = timed(lambda: catalogue._schema_errors(doc), args.runs)
+        parse = timed(lambda: catalogue.parse._parse(str(path)), args.runs)
+        doc, _ = catalogue.parse._parse(str(path))
+        schema = timed(
+            lambda: catalogue.schema_check._schema_errors(doc), args.runs)
     med, flo = statistics.median(full), statistics.median(floor)
     print(f"catalogue load, {n} entries ({args.entries} vendor + bundled), "
           f"{args.runs} runs")

@@ -610,7 +610,8 @@ def host_catalogue() -> catalogue_mod.Catalogue:
     now = time.monotonic()
     when, seen_key, cat = _host
     if (cat is None or seen_key != key or now - when > CATALOGUE_RECHECK
-            or not any(c is cat for c in catalogue_mod._cache.values())):
+            or not any(c is cat
+                       for c in catalogue_mod.layers._cache.values())):
         cat = catalogue_mod.get_catalogue()
         _host[:] = [now, key, cat]
     return cat

@@ -341,7 +341,8 @@ def test_entry_point_catalogues(tmp_path, monkeypatch):
         "broken = vendor_cat_missing:files\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     catalogue.reset_cache()
-    monkeypatch.setattr(catalogue, "_ep_files", None)  # restored afterwards
+    # restored afterwards
+    monkeypatch.setattr(catalogue.layers, "_ep_files", None)
     cat = catalogue.load()
     assert "vendor-ep" in cat and "ovs" in cat
     assert "bindings.yaml" in cat.get("vendor-ep").origin
@@ -389,12 +390,12 @@ def test_fast_and_slow_parsers_read_the_same_values(tmp_path):
     path = write(tmp_path, "t.yaml", TRICKY)
     sources = [path] + [str(f) for f in catalogue.bundled_files()]
     for src in sources:
-        fast, errs = catalogue._parse(src)
+        fast, errs = catalogue.parse._parse(src)
         assert errs == []
-        slow, errs = catalogue._parse_slow(src, open(src).read())
+        slow, errs = catalogue.parse._parse_slow(src, open(src).read())
         assert errs == []
         assert fast.data == slow.data, src
-    fast, _ = catalogue._parse(path)
+    fast, _ = catalogue.parse._parse(path)
     assert fast.data["entries"][0]["preference"] == 15
     assert fast.data["entries"][0]["neutron"]["vif_details"]["match"] == {
         "a": None, "b": None, "c": 1000.0, "d": True, "e": False, "f": 0.5,
@@ -424,4 +425,4 @@ def test_slow_path_reads_integers_as_yaml_1_2(tmp_path):
     cat = catalogue.load([[str(path)]], plugin_choice={})
     assert cat.errors and not cat.entries  # a schema error, not a crash
     assert yaml.load("[08, 0o17, 0x1f, -012]",  # noqa: S506 - safe loader
-                     Loader=catalogue._Loader12) == [8, 15, 31, -12]
+                     Loader=catalogue.parse._Loader12) == [8, 15, 31, -12]

@@ -76,9 +76,9 @@ def test_plugins_import_netlink_and_ovsdb_only_to_plug():
 
 def test_model_cache_matches_os_vif(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     computed = catalogue.os_vif_model()
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     cached = catalogue.os_vif_model()  # read back from the file
     assert cached == computed
     assert cached["VIFOpenVSwitch"].kind == "vif"
@@ -90,9 +90,9 @@ def test_model_cache_matches_os_vif(tmp_path, monkeypatch):
 
 def test_broken_cache_file_is_recomputed(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     catalogue.os_vif_model()
     (path,) = (tmp_path / "os-vif-pref").glob("*.json")
     path.write_text("[{\"name\": 1")
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     assert catalogue.os_vif_model()["VIFBridge"].kind == "vif"

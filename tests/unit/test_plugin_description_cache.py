@@ -269,9 +269,9 @@ def test_plugin_in_a_loaded_os_vif_is_asked_directly(cache, fake_plugin,
 def test_object_model_bases_say_what_issubclass_says(cache, monkeypatch):
     """probe_virt_vifs asks the cached model, not the classes, whether a
     class Nova does not name derives from one it does."""
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     catalogue.os_vif_model()
-    monkeypatch.setattr(catalogue, "_model", None)
+    monkeypatch.setattr(catalogue.objects, "_model", None)
     model = catalogue.os_vif_model(register=False)  # read from the file
     classes = catalogue.os_vif_classes()
     for name, cls in classes.items():
