@@ -18,7 +18,7 @@ CONF = cfg.CONF
 
 #: Modules that declare options; each has a ``list_opts()`` function.
 _OPT_MODULES: tuple[str, ...] = (
-    "os_vif_pref.catalogue",
+    "os_vif_pref.catalogue.opts",
     "os_vif_pref.plugins.ovs",
     "os_vif_pref.privsep",
     "os_vif_pref.plugins.linux_bridge",

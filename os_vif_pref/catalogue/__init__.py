@@ -25,6 +25,16 @@ What one file may cost is bounded (size, YAML anchors and aliases, nesting,
 nodes, scalar length; see ``MAX_DEPTH`` and the others below), checked
 while it is parsed: the files are read inside nova-compute, and a few
 hundred bytes of YAML aliases would otherwise expand to gigabytes.
+
+One module per job: :mod:`.model` (:class:`Entry`, :class:`Catalogue`),
+:mod:`.parse` (YAML with positions and the bounds), :mod:`.schema_check`
+(the JSON Schema), :mod:`.objects` (the os-vif object model and its
+cache), :mod:`.checks` (the semantic checks), :mod:`.layers` (the files of
+each layer, loading and :func:`get_catalogue`) and :mod:`.opts`.  Every
+public name is re-exported here (``catalogue.load``, ``catalogue.Entry``,
+``catalogue.get_catalogue``, ...); to patch a module-level variable in a
+test, patch it in the module that owns it (``catalogue.objects._model``,
+``catalogue.layers._ep_files``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
-"""checks"""
+"""The semantic checks of one (merged) entry, beyond what the schema says:
+vnic types, the os-vif object, its versions and fields, the port profile.
+
+Apart from the loader so that a merged override is checked exactly as a new
+entry is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from os_vif_pref import exceptions
-from os_vif_pref.exceptions import excerpt
-
-if TYPE_CHECKING:
-    pass
-
 from os_vif_pref.catalogue.model import COMMON_VIF_FIELDS, VNIC_TYPES
 from os_vif_pref.catalogue.objects import ObjectModel, _model_of_classes
 from os_vif_pref.catalogue.parse import Path_, _Doc
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.versions import version_tuple
 
 

@@ -1,4 +1,11 @@
-"""layers"""
+"""Where the catalogue comes from and how its layers combine.
+
+The bundled files, the ``os_vif_pref.catalogues`` entry points and
+``[os_vif_pref] catalogue_dirs``; :func:`load` applies them in order (a
+later layer changes an entry only with ``override: true``, switches one off
+only with ``enabled: false``, and a file with errors is left out whole),
+and :func:`get_catalogue` keeps the result until a file changes.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +17,9 @@ from importlib.resources.abc import Traversable
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from os_vif_pref import exceptions
-from os_vif_pref.exceptions import excerpt
-
-if TYPE_CHECKING:
-    pass
-
 from os_vif_pref.catalogue.checks import _check_entry
 from os_vif_pref.catalogue.model import Catalogue, Entry, ProfileSpec
 from os_vif_pref.catalogue.objects import os_vif_model
@@ -31,9 +33,11 @@ from os_vif_pref.catalogue.parse import (
     _parse,
 )
 from os_vif_pref.catalogue.schema_check import _schema_errors
+from os_vif_pref.exceptions import excerpt
 from os_vif_pref.versions import VersionRange
 
-LOG = logging.getLogger(__name__)
+# The name it has always logged under (catalogue was one module).
+LOG = logging.getLogger("os_vif_pref.catalogue")
 
 ENTRY_POINT_GROUP = "os_vif_pref.catalogues"
 

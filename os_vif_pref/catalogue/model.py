@@ -1,17 +1,19 @@
-"""model"""
+"""The catalogue's model: :class:`Entry` (one binding type), its
+:class:`ProfileSpec` and the loaded :class:`Catalogue`.
+
+What every consumer reads (plugins' ``describe()``, the preference list,
+the offer, the Nova-side converter); apart from reading and checking files
+so that it imports no YAML or JSON Schema library.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from os_vif_pref import exceptions
-
-if TYPE_CHECKING:
-    pass
-
 from os_vif_pref.offer import details_match
 from os_vif_pref.versions import VersionRange, version_tuple
 

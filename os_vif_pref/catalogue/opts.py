@@ -1,14 +1,13 @@
-"""opts"""
+"""The ``[os_vif_pref]`` options of the catalogue: extra directories, the
+largest file read, and which plugin plugs an entry.
+
+Registered here, once, for the parser and the loader; listed for
+oslo-config-generator through :mod:`os_vif_pref.conf`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from oslo_config import cfg
-
-if TYPE_CHECKING:
-    pass
-
 
 catalogue_opts = [
     cfg.ListOpt(

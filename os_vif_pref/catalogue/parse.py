@@ -1,4 +1,12 @@
-"""parse"""
+"""Reading one catalogue file: YAML with positions, within bounds.
+
+yaml-rs for speed, PyYAML read the same way (YAML 1.2 core scalars) when a
+file needs the slow path; duplicate keys refused, values that YAML 1.1
+tools read otherwise (``1.10``, ``no``) named with the quotes to add, every
+node's line and column kept for the messages, and what one file may cost
+(size, aliases, depth, nodes, scalar length) checked while it is parsed,
+before anything is built: the files are read inside nova-compute.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,14 @@ import os
 from pathlib import Path
 import re
 import stat
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 import yaml
 import yaml_rs
 
 from os_vif_pref import exceptions
-from os_vif_pref.exceptions import excerpt
-
-if TYPE_CHECKING:
-    pass
-
 from os_vif_pref.catalogue.opts import CONF
+from os_vif_pref.exceptions import excerpt
 
 Source = Union[str, Path, Traversable]
 

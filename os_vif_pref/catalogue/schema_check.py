@@ -1,4 +1,10 @@
-"""schema"""
+"""The JSON Schema of a catalogue file, and its errors as readable messages.
+
+A compiled validator (fastjsonschema) for the common, valid case; the
+jsonschema library, imported only for a file the fast one refused, to say
+where and why.  Named ``schema_check`` so that ``catalogue.schema`` stays
+the function that returns the schema.
+"""
 
 from __future__ import annotations
 
