@@ -208,7 +208,7 @@ def main() -> int:
           "every port of a host after its first)")
 
     def first_seen() -> Any:
-        offer._decoded.clear()  # as if this offer had never been seen
+        offer.decoding._decoded.clear()  # as if this offer had never been seen
         return neutron.choose(profile, served, None)
 
     best_new, _ = per_call(first_seen, args.repeat)

@@ -298,7 +298,7 @@ def test_newer_minor_is_read_and_its_additions_ignored():
     {"version": 1, "offer": [{"name": "tap"}]},    # the unreleased v1
 ])
 def test_unknown_major_is_ignored_and_logged_once(value, caplog):
-    offer._unknown_logged.clear()
+    offer.decoding._unknown_logged.clear()
     with caplog.at_level(logging.WARNING, logger=offer.__name__):
         assert offer.decode({offer.KEY: value}) is None
         assert offer.decode_value(value) is None
@@ -359,7 +359,7 @@ def test_malformed_says_where(value, words):
 
 def test_too_many_items_refused_before_item_work(monkeypatch):
     calls = []
-    monkeypatch.setattr(offer, "_item", lambda *a: calls.append(a))
+    monkeypatch.setattr(offer.decoding, "_item", lambda *a: calls.append(a))
     value = _tap_value(i=["garbage"] * 257)
     with pytest.raises(exceptions.MalformedOffer) as exc:
         offer.decode({offer.KEY: value})
@@ -370,7 +370,7 @@ def test_too_many_items_refused_before_item_work(monkeypatch):
 
 def test_too_many_bytes_refused_before_item_work(monkeypatch):
     calls = []
-    monkeypatch.setattr(offer, "_item", lambda *a: calls.append(a))
+    monkeypatch.setattr(offer.decoding, "_item", lambda *a: calls.append(a))
     value = _tap_value(padding="x" * 5000)
     with pytest.raises(exceptions.MalformedOffer, match="offer_max_bytes"):
         offer.decode({offer.KEY: value})

@@ -317,7 +317,8 @@ def test_offer_size_walk_is_bounded_by_the_budget_not_the_input() -> None:
 def test_offer_item_bound_checked_before_any_item_is_read(monkeypatch
                                                           ) -> None:
     read = []
-    monkeypatch.setattr(offer, "_item", lambda raw, i, objs: read.append(i))
+    monkeypatch.setattr(offer.decoding, "_item",
+                        lambda raw, i, objs: read.append(i))
     huge = {"v": "2.0", "h": HOST, "i": [{}] * 1_000_000}
     with pytest.raises(exceptions.MalformedOffer, match="offer_max_items"):
         offer.decode_value(huge, max_items=256)
