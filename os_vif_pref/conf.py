@@ -23,7 +23,7 @@ _OPT_MODULES: tuple[str, ...] = (
     "os_vif_pref.privsep",
     "os_vif_pref.plugins.linux_bridge",
     "os_vif_pref.plugins.tap",
-    "os_vif_pref.offer",
+    "os_vif_pref.offer.opts",
     "os_vif_pref.locking",
     "os_vif_pref.probes.opts",
     "os_vif_pref.preference",

@@ -2,11 +2,12 @@
 
 The compute host states, in preference order, the bindings it can plug; Nova
 sends that list to Neutron under ``binding:profile["os_vif_pref"]`` and
-Neutron picks the first one it can serve.  This module is the only place
+Neutron picks the first one it can serve.  This package is the only place
 that knows the JSON shape, so both sides agree by construction.  It imports
 nothing heavier than oslo.config, because neutron-server reads it without
 the catalogue, probes or plugins (the catalogue imports this, never the
-reverse; ``tests/unit/test_import_isolation.py`` keeps it so).
+reverse; the import-linter contracts in ``setup.cfg`` and
+``tests/unit/test_import_isolation.py`` keep it so).
 
 Why compact: Neutron keeps ``binding:profile`` as ``json.dumps(profile)``
 in a column of 4,095 characters (``neutron/plugins/ml2/models.py``
@@ -92,6 +93,11 @@ bytes, ``offer_max_items`` / ``offer_max_bytes``, checked before any
 per-item work, at a cost bounded by the limits and not by what was sent)
 because an operator can grant the field to admins or others, and a Neutron
 server must not be taken down by one port update.
+
+The package is split where its readers differ: :mod:`.model` (the offer,
+its items and the format's codes, shared), :mod:`.encoding` (what the host
+writes), :mod:`.decoding` (what Neutron reads) and :mod:`.opts`; every
+public name is re-exported here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""decode"""
+"""Reading the offer: what Neutron (and Nova's check) reads back.
+
+:func:`decode` and :func:`read_offer` refuse a malformed or oversized value
+naming the field, bounded (items and bytes) before any per-item work; an
+unknown major version is logged once and read as no offer.  What
+neutron-server runs of the offer, apart so that it can be read alone.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ from os_vif_pref.offer.model import (
 from os_vif_pref.offer.opts import CONF
 from os_vif_pref.versions import VersionRange, version_tuple
 
-LOG = logging.getLogger(__name__)
+# The name it has always logged under (offer was one module).
+LOG = logging.getLogger("os_vif_pref.offer")
 
 
 # --------------------------------------------------------------------------

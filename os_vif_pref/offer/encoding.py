@@ -1,4 +1,10 @@
-"""encode"""
+"""Writing the offer: what the compute host puts in ``binding:profile``.
+
+:func:`encode` keeps the value within ``[os_vif_pref] offer_budget_bytes``
+and the room Nova's own keys leave, dropping the least preferred items with
+a warning; :func:`to_json` for the CLI.  Apart from the reader so that
+Neutron's side is read without it.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ from os_vif_pref.offer.model import (
 )
 from os_vif_pref.offer.opts import CONF
 
-LOG = logging.getLogger(__name__)
+# The name it has always logged under (offer was one module).
+LOG = logging.getLogger("os_vif_pref.offer")
 
 
 # --------------------------------------------------------------------------

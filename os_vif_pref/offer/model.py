@@ -1,4 +1,12 @@
-"""model"""
+"""The offer and its items, the wire grammar's codes and limits, and their
+canonical wire value.
+
+What both directions share: :class:`Offer` and :class:`OfferItem` (built
+from catalogue entries by :func:`from_entries`, or by the reader),
+:func:`details_match`, the short codes of the format, and ``_Encoding``,
+the one place that turns an offer into its wire value (the encoder adds the
+budget; ``Offer.to_dict`` uses it whole).
+"""
 
 from __future__ import annotations
 

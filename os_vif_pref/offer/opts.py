@@ -1,4 +1,9 @@
-"""opts"""
+"""The ``[os_vif_pref]`` options of the offer: the encoder's budget and the
+reader's bounds (items, bytes).
+
+Registered here, once, for both directions; listed for oslo-config-generator
+through :mod:`os_vif_pref.conf`.
+"""
 
 from __future__ import annotations
 
