@@ -3,7 +3,7 @@
 The configuration reference (``oslo_config.sphinxext``), the CLI reference
 (``cliff.sphinxext``), the catalogue schema (included from
 ``os_vif_pref/schema/catalogue-v1.json``) and the wire format (the module
-docstring of ``os_vif_pref/offer.py``) are generated from the code, so they
+docstring of ``os_vif_pref/offer/``) are generated from the code, so they
 cannot drift from it.
 """
 
