@@ -14,14 +14,10 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 import json
 import re
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Protocol, Union
 
 from os_vif_pref.exceptions import excerpt
 from os_vif_pref.versions import VersionRange
-
-if TYPE_CHECKING:  # for type hints only: never imported at run time
-    from os_vif_pref.catalogue import Entry
-
 
 KEY = "os_vif_pref"
 #: Major and minor version this module writes; it reads every ``2.x``.
@@ -125,7 +121,7 @@ class OfferItem:
     port_profile_versions: VersionRange | None
 
     @classmethod
-    def from_entry(cls, entry: Entry) -> OfferItem:
+    def from_entry(cls, entry: EntryLike) -> OfferItem:
         pp = entry.port_profile
         return cls(
             name=entry.name,
@@ -214,7 +210,49 @@ class Offer:
         return _Encoding(self, _host_of(self, None)).value()
 
 
-ItemLike = Union[OfferItem, "Entry"]
+class ProfileLike(Protocol):
+    """A port profile as the offer reads it (the catalogue's
+    ``ProfileSpec`` has this shape)."""
+
+    @property
+    def object(self) -> str: ...
+
+    @property
+    def versions(self) -> VersionRange: ...
+
+
+class EntryLike(Protocol):
+    """A binding as the offer reads it: the catalogue's ``Entry`` has this
+    shape.  Named by shape, not imported, even for type hints: the wire
+    format depends on nothing of the host side (the catalogue imports this
+    package, never the reverse)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def vif_type(self) -> str: ...
+
+    @property
+    def vnic_types(self) -> Iterable[str]: ...
+
+    @property
+    def details_match(self) -> Mapping[str, Any]: ...
+
+    @property
+    def details_required(self) -> Iterable[str]: ...
+
+    @property
+    def vif_object(self) -> str: ...
+
+    @property
+    def vif_versions(self) -> VersionRange: ...
+
+    @property
+    def port_profile(self) -> ProfileLike | None: ...
+
+
+ItemLike = Union[OfferItem, EntryLike]
 
 
 def _as_item(obj: Any) -> OfferItem:
