@@ -406,8 +406,19 @@ def test_tests_lost_to_class_fixtures_can_only_be_excluded(
     peer_suite.check(outcomes, lst, min_ran=1)
 
 
+def _run_module(tmp: Path, module: str, source: str):
+    """Write ``module`` (next to the fake) and run it in one child with an
+    empty list file."""
+    (tmp / "src" / f"{module}.py").write_text(source)
+    lst = _list(tmp, "")
+    outcomes = peer_suite.run("fake", [module], list_file=lst,
+                              workdir=tmp / "work", shards=1, timeout=60)
+    return outcomes, lst
+
+
 def test_module_fixture_failure_names_every_test(fake: Path) -> None:
-    (fake / "src" / "fake_module_fixture.py").write_text(
+    outcomes, lst = _run_module(
+        fake, "fake_module_fixture",
         "import unittest\n\n\n"
         "def setUpModule():\n"
         "    raise OSError('no such device')\n\n\n"
@@ -415,9 +426,6 @@ def test_module_fixture_failure_names_every_test(fake: Path) -> None:
         "    def test_a(self):\n        pass\n\n\n"
         "class B(unittest.TestCase):\n"
         "    def test_b(self):\n        pass\n")
-    lst = _list(fake, "")
-    outcomes = peer_suite.run("fake", ["fake_module_fixture"], list_file=lst,
-                              workdir=fake / "work", shards=1, timeout=60)
     assert outcomes.ran == 0
     assert outcomes.never_ran() == {
         f"fake_module_fixture.{c}.test_{c.lower()}":
@@ -441,16 +449,14 @@ def test_tests_after_a_killed_test_never_ran(fake: Path,
 
 
 def test_tear_down_class_failure_is_reported(fake: Path) -> None:
-    (fake / "src" / "fake_teardown.py").write_text(
+    outcomes, lst = _run_module(
+        fake, "fake_teardown",
         "import unittest\n\n\n"
         "class A(unittest.TestCase):\n"
         "    @classmethod\n"
         "    def tearDownClass(cls):\n"
         "        raise ValueError('left a bridge behind')\n\n"
         "    def test_a(self):\n        pass\n")
-    lst = _list(fake, "")
-    outcomes = peer_suite.run("fake", ["fake_teardown"], list_file=lst,
-                              workdir=fake / "work", shards=1, timeout=60)
     assert outcomes.results["fake_teardown.A.test_a"].outcome == "pass"
     with pytest.raises(AssertionError, match="tearDownClass "
                        r"\(fake_teardown.A\): ValueError: left a bridge"):
@@ -475,13 +481,11 @@ def test_bad_pattern_lines(tmp_path: Path, line: str, message: str) -> None:
 
 
 def test_current_test_is_the_running_one(fake: Path) -> None:
-    (fake / "src" / "fake_current.py").write_text(
+    outcomes, lst = _run_module(
+        fake, "fake_current",
         "import unittest\n\n"
         "from tests import peer_child\n\n\n"
         "class A(unittest.TestCase):\n"
         "    def test_which(self):\n"
         "        self.assertEqual(peer_child.current_test(), self.id())\n")
-    lst = _list(fake, "")
-    outcomes = peer_suite.run("fake", ["fake_current"], list_file=lst,
-                              workdir=fake / "work", shards=1, timeout=60)
     peer_suite.check(outcomes, lst, min_ran=1)
