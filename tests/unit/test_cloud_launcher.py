@@ -148,3 +148,29 @@ def test_stop_reaches_the_process_group(tmp_path: Path) -> None:
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(pid)
+
+
+def test_compute_options_reach_the_compute_conf(tmp_path: Path) -> None:
+    """``up --compute-option`` is how a vendor tries a plugin: its options
+    land in the compute host's nova.conf and survive a reconfigure."""
+    settings = Settings(compute_options={
+        "os_vif_pref": {"catalogue_dirs": "/srv/acme/catalogue.d"},
+        "os_vif_acme": {"mode": "fast"}})
+    lay = _layout(tmp_path, settings)
+    conf = configs.nova_compute(lay)
+    assert conf["os_vif_pref"]["catalogue_dirs"] == "/srv/acme/catalogue.d"
+    assert conf["os_vif_pref"]["nova_integration"] == "true"
+    assert conf["os_vif_acme"] == {"mode": "fast"}
+    lay.save()
+    again = Layout.load(tmp_path)
+    assert again.settings.compute_options == settings.compute_options
+
+
+def test_compute_option_syntax_is_checked(capsys: pytest.CaptureFixture
+                                           ) -> None:
+    from os_vif_pref.testing.cloud.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["up", "--dir", "/nonexistent/x", "--compute-option", "novalue"])
+    assert info.value.code == 2
+    assert "want SECTION.KEY=VALUE" in capsys.readouterr().err

@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--stock", action="store_true",
                       help="Neutron's stock openvswitch driver and the "
                            "Nova integration off (os-vif-pref not in use)")
+    p_up.add_argument(
+        "--compute-option", action="append", default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="an extra nova.conf option of the compute host (repeatable), "
+             "e.g. os_vif_pref.catalogue_dirs=/srv/vendor/catalogue.d")
     p_down = sub.add_parser("down", help="stop everything of the cloud")
     p_down.add_argument("--dir", required=True, type=Path)
     p_status = sub.add_parser("status", help="which services run")
@@ -34,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.stock:
                 settings = Settings(neutron_driver="openvswitch",
                                     nova_integration=False)
+            for item in args.compute_option:
+                name, sep, value = item.partition("=")
+                section, dot, key = name.rpartition(".")
+                if not (sep and dot and section and key):
+                    parser.error(f"--compute-option {item!r}: want "
+                                 "SECTION.KEY=VALUE")
+                settings.compute_options.setdefault(section, {})[key] = value
             cloud = launcher.up(args.dir, settings=settings)
             print(f"source {cloud.root / 'openrc'}   # admin")
             print(f"source {cloud.root / 'openrc.member'}   # member of demo")

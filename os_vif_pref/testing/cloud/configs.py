@@ -185,8 +185,9 @@ def nova_compute(lay: Layout, host: str = COMPUTE_HOST,
                          "privsep_osbrick"))
     if lay.settings.nova_integration:
         conf.update(os_vif_pref_compute(lay))
-    for section, opts in (extra or {}).items():
-        conf.setdefault(section, {}).update(opts)
+    for more in (lay.settings.compute_options, extra or {}):
+        for section, opts in more.items():
+            conf.setdefault(section, {}).update(opts)
     return conf
 
 

@@ -46,6 +46,10 @@ class Settings:
     preference_order: str = ""
     #: ``[os_vif_pref] disabled`` of nova-compute.
     disabled: str = ""
+    #: More nova.conf options of the compute host, ``{section: {key: value}}``
+    #: (a vendor's plugin options, ``catalogue_dirs``, ...).
+    compute_options: dict[str, dict[str, str]] = dataclasses.field(
+        default_factory=dict)
 
 
 @dataclasses.dataclass
