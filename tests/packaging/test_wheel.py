@@ -19,6 +19,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: What would let the fresh venv see something other than its own
+#: site-packages, or let pip install somewhere else.  With the checkout on
+#: PYTHONPATH (or '' and the checkout as cwd), pip finds the
+#: os_vif_pref.egg-info the wheel build leaves in the tree, takes the
+#: wheel's version as installed already, installs nothing (no console
+#: script) and exits 0; and the CLI would read the tree.
+_LEAKS = ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PIP_TARGET",
+          "PIP_PREFIX", "PIP_ROOT", "PIP_USER")
+
+
+def _fresh_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKS}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -52,16 +67,21 @@ def test_wheel_contains_catalogue_schema_and_entry_points(wheel: Path):
 def test_installed_wheel_lists_the_catalogue(wheel: Path, tmp_path: Path,
                                             home_netns: None):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = venv / "bin" / "pip"
-    subprocess.run([str(pip), "install", "-q", str(wheel)], check=True,
-                   env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    env = _fresh_env()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True,
+                   cwd=elsewhere, env=env)
+    pip = venv / "bin" / "pip"
+    proc = subprocess.run([str(pip), "install", str(wheel)], cwd=elsewhere,
+                          env=env, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    script = venv / "bin" / "os-vif-pref"
+    assert script.is_file(), proc.stdout
     proc = subprocess.run(
-        [str(venv / "bin" / "os-vif-pref"), "catalogue", "list", "--long",
-         "-f", "json"], cwd=elsewhere, capture_output=True, text=True,
-        check=False)
+        [str(script), "catalogue", "list", "--long", "-f", "json"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     rows = {r["Name"]: r for r in json.loads(proc.stdout)}
     assert {"ovs", "linux-bridge", "tap", "macvtap"} <= set(rows)
@@ -69,7 +89,7 @@ def test_installed_wheel_lists_the_catalogue(wheel: Path, tmp_path: Path,
     assert str(venv) in rows["ovs"]["Origin"]
     assert str(ROOT) not in rows["ovs"]["Origin"]
     proc = subprocess.run(
-        [str(venv / "bin" / "os-vif-pref"), "catalogue", "validate"],
-        cwd=elsewhere, capture_output=True, text=True, check=False)
+        [str(script), "catalogue", "validate"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("OK: "), (
         proc.stdout + proc.stderr)
