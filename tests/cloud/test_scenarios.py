@@ -46,9 +46,9 @@ def _assert_nothing_plugged(cloud: Cloud, port_id: str) -> None:
 
 
 def _both_ways(cloud: Cloud, guest: guests.Guest, peer: guests.Guest,
-               peer_offset: int) -> None:
+               peer_before: str) -> None:
     guests.peer_ok(cloud, guest, PEER_IP)
-    guests.peer_ok(cloud, peer, guest.ip, after=peer_offset)
+    guests.peer_ok(cloud, peer, guest.ip, before=peer_before)
 
 
 # -- the proposal's case ---------------------------------------------------
@@ -65,7 +65,7 @@ def test_no_hugepages(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
     Neutron the binding is stock, which the instance's offer excludes:
     Nova refuses it before plugging, with the reason in the events.
     """
-    peer_offset = guests.console_length(cloud, peer)
+    peer_before = guests.console(cloud, peer)
     guest = guests.boot(cloud, f"nohuge-{mode}", A, peers=[PEER_IP],
                         wait=False)
     port_id = guest.ports[0].id
@@ -93,7 +93,7 @@ def test_no_hugepages(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
             names = guests.ovs_ports_of(cloud, port_id)
             assert len(names) == 1 and names[0].startswith("tap")
             assert guests.link_exists(names[0])
-            _both_ways(cloud, guest, peer, peer_offset)
+            _both_ways(cloud, guest, peer, peer_before)
         else:
             # stock and old Nova: exactly stock, no offer anywhere.
             assert vif_type == "vhostuser"
@@ -117,7 +117,7 @@ def test_hugepages(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
     so the binding is stock's; the port is a ``dpdkvhostuserclient`` in
     OVS, the domain has a vhost-user interface, and the guest pings.
     """
-    peer_offset = guests.console_length(cloud, peer)
+    peer_before = guests.console(cloud, peer)
     guest = guests.boot(cloud, f"huge-{mode}", A, peers=[PEER_IP],
                         hugepages=True)
     port_id = guest.ports[0].id
@@ -138,7 +138,7 @@ def test_hugepages(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
         assert re.search(r"<interface type=['\"]vhostuser['\"]", xml)
         assert socket in xml
         assert "<hugepages>" in xml
-        _both_ways(cloud, guest, peer, peer_offset)
+        _both_ways(cloud, guest, peer, peer_before)
     finally:
         guests.delete(cloud, guest)
     _assert_nothing_plugged(cloud, port_id)
@@ -152,7 +152,7 @@ def test_operator_preference(cloud: Cloud, mode: str,
     The same hugepages server that ``test_hugepages[ours]`` sees bound
     vhost-user is bound ``ovs`` once the operator prefers it, and pings.
     """
-    peer_offset = guests.console_length(cloud, peer)
+    peer_before = guests.console(cloud, peer)
     guest = guests.boot(cloud, f"prefer-{mode}", A, peers=[PEER_IP],
                         hugepages=True)
     port_id = guest.ports[0].id
@@ -162,7 +162,7 @@ def test_operator_preference(cloud: Cloud, mode: str,
         assert names[0] == "ovs"
         assert "ovs-vhostuser" in names
         assert vif_type == "ovs"
-        _both_ways(cloud, guest, peer, peer_offset)
+        _both_ways(cloud, guest, peer, peer_before)
     finally:
         guests.delete(cloud, guest)
     _assert_nothing_plugged(cloud, port_id)
@@ -199,45 +199,50 @@ def test_lifecycle(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
         guests.peer_ok(cloud, guest, PEER_IP)
         one_port_and_traffic("boot")
 
-        offset = guests.console_length(cloud, guest)
+        before = guests.console(cloud, guest)
         admin.compute.reboot_server(guest.id, "HARD")
         guests.wait_status(cloud, guest, "ACTIVE")
-        guests.wait_console(cloud, guest, r"^GUEST READY", after=offset,
+        guests.wait_console(cloud, guest, r"^GUEST READY", before=before,
                             timeout=180)
-        guests.peer_ok(cloud, guest, PEER_IP, after=offset)
+        guests.peer_ok(cloud, guest, PEER_IP, before=before)
         one_port_and_traffic("hard reboot")
 
         admin.compute.stop_server(guest.id)
         guests.wait_status(cloud, guest, "SHUTOFF")
-        offset = guests.console_length(cloud, guest)
+        before = guests.console(cloud, guest)
         admin.compute.start_server(guest.id)
         guests.wait_status(cloud, guest, "ACTIVE")
-        guests.wait_console(cloud, guest, r"^GUEST READY", after=offset,
+        guests.wait_console(cloud, guest, r"^GUEST READY", before=before,
                             timeout=180)
-        guests.peer_ok(cloud, guest, PEER_IP, after=offset)
+        guests.peer_ok(cloud, guest, PEER_IP, before=before)
         one_port_and_traffic("stop/start")
 
-        peer_offset = guests.console_length(cloud, peer)
+        peer_before = guests.console(cloud, peer)
+        before = guests.console(cloud, guest)
         admin.compute.create_server_interface(guest.id, port_id=second.id)
         guests.wait_console(cloud, guest, rf"^NIC eth1 UP .* {B}/24",
-                            timeout=120)
+                            before=before, timeout=120)
         assert guests.binding(cloud, second.id)[0] == expected_type
         assert len(guests.ovs_ports_of(cloud, second.id)) == 1
-        guests.peer_ok(cloud, peer, B, after=peer_offset)
+        guests.peer_ok(cloud, peer, B, before=peer_before)
         admin.compute.delete_server_interface(second.id, guest.id)
         _wait_unplugged(cloud, second.id)
 
         vif_type, details, _ = guests.binding(cloud, port_id)
-        offset = guests.console_length(cloud, guest)
+        before = guests.console(cloud, guest)
         launcher.restart_nova_compute(cloud.lay, cloud.procs)
         one_port_and_traffic("nova-compute restart")
-        guests.peer_ok(cloud, guest, PEER_IP, after=offset)
+        # The guest kept running: its console goes on (no new boot).
+        after = guests.console(cloud, guest)
+        assert after.startswith(before) and "GUEST READY" not in after[
+            len(before):], "the guest was restarted by nova-compute's start"
+        guests.peer_ok(cloud, guest, PEER_IP, before=after)
         assert guests.binding(cloud, port_id)[:2] == (vif_type, details)
 
         launcher.restart_neutron_server(cloud.lay, cloud.procs)
         assert guests.binding(cloud, port_id)[:2] == (vif_type, details)
-        offset = guests.console_length(cloud, guest)
-        guests.peer_ok(cloud, guest, PEER_IP, after=offset)
+        guests.peer_ok(cloud, guest, PEER_IP,
+                       before=guests.console(cloud, guest))
     finally:
         guests.delete(cloud, guest)
     _assert_nothing_plugged(cloud, port_id)

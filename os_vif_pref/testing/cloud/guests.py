@@ -105,11 +105,22 @@ def wait_status(cloud: Cloud, guest: Guest, status: str,
                      f"{getattr(server, 'task_state', None)})")
 
 
-def wait_console(cloud: Cloud, guest: Guest, pattern: str,
-                 timeout: float = 120, after: int = 0) -> float:
-    """Wait for a console line matching ``pattern`` past offset ``after``.
+def since(text: str, before: str) -> str:
+    """What the console printed after the snapshot ``before``.
 
-    Returns the seconds waited.  On timeout the console's tail is quoted.
+    Nova's libvirt driver writes the serial log with ``append='off'``: a
+    guest started again (hard reboot, stop/start) begins a new file.  A
+    console that no longer starts with the snapshot is a new one, all new.
+    """
+    return text[len(before):] if text.startswith(before) else text
+
+
+def wait_console(cloud: Cloud, guest: Guest, pattern: str,
+                 timeout: float = 120, before: str = "") -> float:
+    """Wait for a console line matching ``pattern`` printed after
+    ``before`` (a snapshot of :func:`console`); return the seconds waited.
+
+    On timeout the console's tail is quoted.
     """
     conn = cloud.admin()
     regex = re.compile(pattern, re.MULTILINE)
@@ -117,7 +128,7 @@ def wait_console(cloud: Cloud, guest: Guest, pattern: str,
     text = ""
     while time.monotonic() - start < timeout:
         text = _console(conn, guest.id)
-        if regex.search(text[after:]):
+        if regex.search(since(text, before)):
             return time.monotonic() - start
         time.sleep(1)
     tail = "\n".join("    " + line for line in text.splitlines()[-12:])
@@ -127,14 +138,10 @@ def wait_console(cloud: Cloud, guest: Guest, pattern: str,
 
 
 def peer_ok(cloud: Cloud, guest: Guest, peer: str, timeout: float = 150,
-            after: int = 0) -> float:
-    """Wait until ``guest`` reports ``PEER <peer> OK``."""
+            before: str = "") -> float:
+    """Wait until ``guest`` reports ``PEER <peer> OK`` (after ``before``)."""
     return wait_console(cloud, guest, rf"^PEER {re.escape(peer)} OK",
-                        timeout=timeout, after=after)
-
-
-def console_length(cloud: Cloud, guest: Guest) -> int:
-    return len(console(cloud, guest))
+                        timeout=timeout, before=before)
 
 
 def peer_never_ok(cloud: Cloud, guest: Guest, peer: str,

@@ -25,7 +25,6 @@ import time
 from typing import Any
 
 from os_vif_pref.testing.cloud import compute, control, infra, resources
-from os_vif_pref.testing.cloud import layout as layout_mod
 from os_vif_pref.testing.cloud.layout import Layout, Settings
 from os_vif_pref.testing.cloud.procs import CloudError, Procs
 
@@ -274,16 +273,5 @@ def _recorded_links(lay: Layout) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def openrc_env(lay: Layout, user: str = "admin") -> dict[str, str]:
-    """The environment ``openstack`` needs, as openrc sets it."""
-    password = (layout_mod.ADMIN_PASSWORD if user == "admin"
-                else layout_mod.MEMBER_PASSWORD)
-    return {
-        "OS_AUTH_URL": lay.auth_url, "OS_USERNAME": user,
-        "OS_PASSWORD": password,
-        "OS_PROJECT_NAME": "admin" if user == "admin" else "demo",
-        "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
-        "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3",
-        "OS_INTERFACE": "public",
-        "PATH": f"{lay.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
+#: The environment the ``openstack`` CLI needs (kept here for callers).
+openrc_env = resources.openrc_env

@@ -97,8 +97,6 @@ def register(lay: Layout, guest: image.GuestImage) -> dict[str, Any]:
 
 def write_openrc(lay: Layout) -> None:
     for user, name in (("admin", "openrc"), ("member", "openrc.member")):
-        from os_vif_pref.testing.cloud.launcher import openrc_env
-
         env = openrc_env(lay, user)
         lines = [f"export {k}={v}" for k, v in env.items() if k != "PATH"]
         lines.append(f"export PATH={lay.bin_dir}:$PATH")
@@ -166,3 +164,18 @@ def wait_compute_restarted(lay: Layout, procs: Procs,
         return stamp is not None and stamp > since and svc.state == "up"
     procs.wait("nova_compute", "a service report after the restart",
                reported, timeout=240, interval=1)
+
+
+def openrc_env(lay: Layout, user: str = "admin") -> dict[str, str]:
+    """The environment ``openstack`` needs, as openrc sets it."""
+    password = (layout_mod.ADMIN_PASSWORD if user == "admin"
+                else layout_mod.MEMBER_PASSWORD)
+    return {
+        "OS_AUTH_URL": lay.auth_url, "OS_USERNAME": user,
+        "OS_PASSWORD": password,
+        "OS_PROJECT_NAME": "admin" if user == "admin" else "demo",
+        "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3",
+        "OS_INTERFACE": "public",
+        "PATH": f"{lay.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
