@@ -80,7 +80,13 @@ def boot(cloud: Cloud, name: str, ip: str, peers: Iterable[str] = (),
         user_data=base64.b64encode(user_data.encode()).decode())
     guest = Guest(server=server, ports=[port], ip=ip)
     if wait:
-        wait_status(cloud, guest, "ACTIVE", timeout=timeout)
+        try:
+            wait_status(cloud, guest, "ACTIVE", timeout=timeout)
+        except BaseException:
+            # Nothing of a failed boot may stay (its fixed address above
+            # all: the next boot at that address would get a 409).
+            delete(cloud, guest)
+            raise
     return guest
 
 

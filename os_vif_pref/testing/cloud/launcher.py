@@ -193,8 +193,9 @@ def restart_neutron_server(lay: Layout, procs: Procs) -> None:
 
 
 def restart_nova_compute(lay: Layout, procs: Procs) -> None:
-    since = datetime.datetime.now(datetime.timezone.utc)
     procs.stop("nova_compute", term_wait=_QUICK_KILL["nova_compute"])
+    # Only now: the old process may report once more while it stops.
+    since = datetime.datetime.now(datetime.timezone.utc)
     compute.start_nova_compute(lay, procs)
     resources.wait_compute_restarted(lay, procs, since)
 
