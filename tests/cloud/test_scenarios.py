@@ -185,7 +185,7 @@ def test_lifecycle(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
     guest = guests.boot(
         cloud, f"life-{mode}", A, peers=[PEER_IP],
         hugepages=(mode == "stock"),
-        extra_user_data=f"ip.{second.mac_address}={B}/24\n")
+        extra_user_data=f"ip={B}/24\n")
     port_id = guest.ports[0].id
     guest.ports.append(second)
     expected_type = "ovs" if mode == "ours" else "vhostuser"

@@ -424,6 +424,12 @@ def test_guest_without_config_drive_says_so(guests):
     time.sleep(5)  # a few rounds of the loop: no peers, no PEER lines
     assert lines(c) == ["CONFIG-DRIVE MISSING", "NIC eth0 NOADDR",
                         "GUEST READY"]
+    # Its first line names this boot (a reader tells a restarted guest's
+    # new console from the old one by it).
+    boot = [ln for ln in c.text().split("\n") if ln.startswith("BOOT ")]
+    assert len(boot) == 1
+    assert re.fullmatch(r"BOOT [0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}",
+                        boot[0].rstrip("\r"))
 
 
 def test_pc_machine_ide_cdrom_and_ip_by_mac_from_user_data(guests, workdir):

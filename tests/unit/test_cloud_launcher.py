@@ -174,3 +174,17 @@ def test_compute_option_syntax_is_checked(capsys: pytest.CaptureFixture
         main(["up", "--dir", "/nonexistent/x", "--compute-option", "novalue"])
     assert info.value.code == 2
     assert "want SECTION.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_console_since_a_snapshot() -> None:
+    """A restarted guest's console may begin with the very lines the old one
+    began with (same MAC, same address): its BOOT id tells them apart."""
+    from os_vif_pref.testing.cloud.guests import since
+
+    old = "\r\nBOOT 1111\r\nNIC eth0 UP m 203.0.113.21/24\r\nGUEST READY\r\n"
+    grown = old + "PEER 203.0.113.5 OK\r\n"
+    assert since(grown, old) == "PEER 203.0.113.5 OK\r\n"
+    restarted = old.replace("1111", "2222") + "PEER 203.0.113.5 OK\r\n"
+    assert since(restarted, old) == restarted
+    assert since("\r\n", old) == "\r\n"  # new console, nothing printed yet
+    assert since(grown, "") == grown

@@ -111,13 +111,21 @@ def wait_status(cloud: Cloud, guest: Guest, status: str,
                      f"{getattr(server, 'task_state', None)})")
 
 
+_BOOT = re.compile(r"^BOOT (\S+)", re.MULTILINE)
+
+
 def since(text: str, before: str) -> str:
     """What the console printed after the snapshot ``before``.
 
     Nova's libvirt driver writes the serial log with ``append='off'``: a
-    guest started again (hard reboot, stop/start) begins a new file.  A
-    console that no longer starts with the snapshot is a new one, all new.
+    guest started again (hard reboot, stop/start) begins a new file, whose
+    first lines may well equal the old ones.  The guest prints a random
+    ``BOOT <id>`` first: another id (or none yet) is a new console.
     """
+    old = _BOOT.search(before)
+    new = _BOOT.search(text)
+    if old is not None and (new is None or new.group(1) != old.group(1)):
+        return text
     return text[len(before):] if text.startswith(before) else text
 
 

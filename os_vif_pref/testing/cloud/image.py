@@ -25,6 +25,7 @@ iso9660 CD-ROM such as ``/dev/sr0`` on virtio-scsi, or a vfat/iso9660 disk
 
 What it prints on the serial console (``console=ttyS0``), one line each::
 
+    BOOT <boot id>                          (random per boot)
     CONFIG-DRIVE FOUND <dev>  |  CONFIG-DRIVE MISSING
     NIC <ifname> UP <mac> <ip>/<prefix>  |  NIC <ifname> NOADDR  |  NIC NONE
     GUEST READY
@@ -233,6 +234,7 @@ INIT_SCRIPT = r"""#!/bin/busybox sh
 # /init of the os-vif-pref test guest (os_vif_pref.testing.cloud.image).
 # Reads the config drive, brings the NICs up, then reports forever on the
 # console whether the peers answer a ping.  Console lines (the contract):
+#   BOOT <boot id>
 #   CONFIG-DRIVE FOUND <dev> | CONFIG-DRIVE MISSING
 #   NIC <if> UP <mac> <ip>/<prefix> | NIC <if> NOADDR | NIC NONE
 #   GUEST READY
@@ -247,6 +249,9 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 # Our lines start at a line start (the firmware leaves escapes before).
 echo
+# Which boot this is: a guest started again (hard reboot, stop/start) prints
+# a new one, so a reader tells a new console from an old one.
+echo "BOOT $(cat /proc/sys/kernel/random/boot_id)"
 
 while read -r m; do
     insmod "/lib/modules/$m" || echo "MODULE $m FAILED"
