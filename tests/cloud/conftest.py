@@ -146,9 +146,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="package")
 def modes(cloud: launcher.Cloud) -> Iterator[ModeState]:
-    state = ModeState(cloud)
-    if os.environ.get("OS_VIF_PREF_CLOUD_DIR"):
-        state.mode = "ours"
+    state = ModeState(cloud)  # the cloud fixture left it in "ours"
     try:
         yield state
     finally:

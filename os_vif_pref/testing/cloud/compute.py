@@ -23,7 +23,9 @@ import json
 import os
 from pathlib import Path
 import shutil
+import signal
 import subprocess
+import time
 
 from os_vif_pref.testing.cloud import configs
 from os_vif_pref.testing.cloud.layout import Layout
@@ -214,9 +216,6 @@ def qemu_pids(lay: Layout) -> list[int]:
 
 def kill_guests(lay: Layout) -> None:
     """SIGKILL every QEMU of this cloud left running (after a crash)."""
-    import signal
-    import time
-
     pids = qemu_pids(lay)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):

@@ -124,7 +124,7 @@ def up(root: Path, progress: Progress | None = None,
                 lambda: infra.start_rabbitmq(lay, procs),
                 lambda: compute.start_ovs_dpdk(lay, procs),
                 lambda: compute.start_libvirt(lay, procs),
-                lambda: resources.build_image(lay),
+                resources.build_image,
             )[-1]
         control.write_configs(lay)
         with progress.step("Keystone (bootstrap) and the schemas"):
@@ -273,6 +273,3 @@ def _recorded_links(lay: Layout) -> list[str]:
     path = lay.root / "links-at-down.txt"
     return path.read_text().split() if path.exists() else []
 
-
-#: The environment the ``openstack`` CLI needs (kept here for callers).
-openrc_env = resources.openrc_env

@@ -97,10 +97,6 @@ class Procs:
         self._popen[name] = proc
         return proc.pid
 
-    def adopt(self, name: str, pid: int) -> None:
-        """Record a daemon that forked away from us (ovsdb-server --detach)."""
-        self.pid_file(name).write_text(f"{pid}\n")
-
     def running(self, name: str) -> bool:
         pid = self.pid(name)
         return pid is not None and alive(pid)

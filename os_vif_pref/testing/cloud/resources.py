@@ -47,8 +47,8 @@ def cache_dir() -> Path:
     return Path(env) if env else image.default_cache_dir()
 
 
-def build_image(lay: Layout) -> image.GuestImage:
-    del lay
+def build_image() -> image.GuestImage:
+    """The guest image, built or taken from the cache."""
     return image.build_guest_image(cache_dir())
 
 
