@@ -124,6 +124,19 @@ class PrefTestCase(DpdkChassisMixin, ovn_tests.TestOVNMechanismDriverBase):
         self.assertEqual(["logger", "pref_ovn"],
                          [d.name for d in mm.ordered_mech_drivers])
 
+    def test_listed_under_ovn_before_any_event(self) -> None:
+        """neutron-server builds the OVN L3 plugin right after the core
+        plugin, before any PROCESS event: the L3 plugin's constructor
+        must already find the driver under ``ovn`` (a fresh manager, no
+        event published, as in the one-machine cloud on ML2/OVN)."""
+        from neutron.plugins.ml2 import managers
+
+        mm = managers.MechanismManager()
+        mm.initialize()
+        self.assertIs(mm.mech_drivers["ovn"], mm.mech_drivers["pref_ovn"])
+        self.assertEqual(["logger", "pref_ovn"],
+                         [d.name for d in mm.ordered_mech_drivers])
+
     def test_ovn_l3_plugin_finds_the_driver(self) -> None:
         from neutron.services.ovn_l3 import plugin as l3_plugin
 

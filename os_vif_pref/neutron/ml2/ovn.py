@@ -31,16 +31,23 @@ Neutron enables some OVN parts only for the literal name ``ovn``:
 and EVPN plugins and OVN's placement extension, and the OVN trunk and PVLAN
 drivers check ``'ovn' in [ml2] mechanism_drivers``.  :meth:`initialize`
 registers this driver's trunk and PVLAN drivers under its own name, and
-once the plugins are loaded (``PROCESS`` ``BEFORE_SPAWN`` / ``AFTER_INIT``,
-before any worker serves a request) the mechanism manager also lists this
-driver under ``ovn`` - a second name for the same driver, not a second
-driver (ML2 calls drivers from its ordered list, which is unchanged).
+the mechanism manager also lists this driver under ``ovn`` - a second name
+for the same driver, not a second driver (ML2 calls drivers from its
+ordered list, which is unchanged).  That must happen while ML2 initializes
+its drivers: the OVN L3 plugin (``service_plugins = ovn-router``) looks the
+name up in its constructor, right after the core plugin's and before any
+event a driver can subscribe to (found in the one-machine cloud on ML2/OVN:
+neutron-server did not start, "None of the supported mechanism drivers
+found").  :meth:`initialize` therefore finds the manager calling it; the
+``PROCESS`` ``BEFORE_SPAWN`` / ``AFTER_INIT`` events (before any worker
+serves a request) stay as a second chance should that ever not find it.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import sys
 from typing import Any
 
 from neutron.common.ovn import constants as ovn_const
@@ -85,6 +92,9 @@ class PrefOVNMechanismDriver(mech_driver.OVNMechanismDriver):
         for event in (events.BEFORE_SPAWN, events.AFTER_INIT):
             registry.subscribe(self._answer_to_stock_name,
                                resources.PROCESS, event)
+        manager = self._manager_initializing_me()
+        if manager is not None:
+            self._alias_in(manager)
 
     # -- the literal name --------------------------------------------------
 
@@ -94,7 +104,33 @@ class PrefOVNMechanismDriver(mech_driver.OVNMechanismDriver):
         """List this driver under ``ovn`` in the mechanism manager too."""
         plugin = directory.get_plugin()
         manager = getattr(plugin, "mechanism_manager", None)
-        if manager is None or STOCK_NAME in manager.mech_drivers:
+        if manager is not None:
+            self._alias_in(manager)
+
+    def _manager_initializing_me(self) -> Any:
+        """The ML2 mechanism manager whose ``initialize`` calls ours.
+
+        ML2 builds its manager before the core plugin is in the plugin
+        directory, and publishes nothing between its drivers'
+        ``initialize`` and the service plugins' constructors: the caller's
+        frames are the one place the manager is reachable from.  Only a
+        frame whose ``self`` lists this very driver object counts.
+        """
+        frame = sys._getframe(1)
+        for _ in range(6):
+            if frame is None:
+                return None
+            candidate = frame.f_locals.get("self")
+            drivers = getattr(candidate, "ordered_mech_drivers", None)
+            if isinstance(drivers, list) and any(
+                    getattr(ext, "obj", None) is self for ext in drivers):
+                return candidate
+            frame = frame.f_back
+        return None
+
+    def _alias_in(self, manager: Any) -> None:
+        """List this driver under ``ovn`` in ``manager`` (once)."""
+        if STOCK_NAME in manager.mech_drivers:
             return
         for ext in manager.ordered_mech_drivers:
             if ext.obj is self:
