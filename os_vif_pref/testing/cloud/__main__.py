@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--stock", action="store_true",
                       help="Neutron's stock openvswitch driver and the "
                            "Nova integration off (os-vif-pref not in use)")
+    p_up.add_argument("--backend", choices=("ovs", "ovn"), default="ovs",
+                      help="the network back end: the Open vSwitch agent "
+                           "(default) or ML2/OVN (ovn-northd, its databases "
+                           "and ovn-controller on the DPDK host)")
     p_up.add_argument(
         "--compute-option", action="append", default=[],
         metavar="SECTION.KEY=VALUE",
@@ -35,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            settings = Settings()
+            ovn = args.backend == "ovn"
+            settings = Settings(
+                neutron_driver="pref_ovn" if ovn else "pref_openvswitch",
+                backend=args.backend)
             if args.stock:
-                settings = Settings(neutron_driver="openvswitch",
-                                    nova_integration=False)
+                settings.neutron_driver = "ovn" if ovn else "openvswitch"
+                settings.nova_integration = False
             for item in args.compute_option:
                 name, sep, value = item.partition("=")
                 section, dot, key = name.rpartition(".")

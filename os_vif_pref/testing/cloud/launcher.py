@@ -24,7 +24,13 @@ import sys
 import time
 from typing import Any
 
-from os_vif_pref.testing.cloud import compute, control, infra, resources
+from os_vif_pref.testing.cloud import (
+    compute,
+    control,
+    infra,
+    ovn,
+    resources,
+)
 from os_vif_pref.testing.cloud.layout import Layout, Settings
 from os_vif_pref.testing.cloud.procs import CloudError, Procs
 
@@ -119,13 +125,15 @@ def up(root: Path, progress: Progress | None = None,
         with progress.step("MariaDB, RabbitMQ, OVS-DPDK, libvirtd, "
                            "guest image"):
             compute.reserve_hugepages(lay)
-            image = _parallel(
+            jobs: list[Callable[[], Any]] = [
                 lambda: infra.start_mariadb(lay, procs),
                 lambda: infra.start_rabbitmq(lay, procs),
                 lambda: compute.start_ovs_dpdk(lay, procs),
                 lambda: compute.start_libvirt(lay, procs),
-                resources.build_image,
-            )[-1]
+            ]
+            if lay.settings.backend == "ovn":
+                jobs.append(lambda: ovn.start_central(lay, procs))
+            image = _parallel(*jobs, resources.build_image)[-1]
         control.write_configs(lay)
         with progress.step("Keystone (bootstrap) and the schemas"):
             def keystone() -> None:
@@ -143,11 +151,16 @@ def up(root: Path, progress: Progress | None = None,
                 progress.say(f"  waiting for {name}")
                 control.wait_http(lay, procs, name, timeout=180)
         with progress.step("the compute host: OVS agent and nova-compute"):
-            compute.start_ovs_agent(lay, procs)
+            if lay.settings.backend == "ovn":
+                ovn.start_controller(lay, procs)
+            else:
+                compute.start_ovs_agent(lay, procs)
             compute.start_nova_compute(lay, procs)
             resources.wait_compute_ready(lay, procs, progress.say)
         with progress.step("guest image, network and flavors"):
             info = resources.register(lay, image)
+            if lay.settings.backend == "ovn":
+                ovn.adapt_network(lay, info)
         resources.write_openrc(lay)
     except BaseException as exc:
         progress.say(f"FAILED: {exc}")
@@ -213,7 +226,8 @@ def down(root: Path, quiet: bool = False) -> list[str]:
     links: list[str] = []
     if procs.running("ovsdb_server"):
         links = compute.ovs_links(lay)
-    for first in ("nova_compute", "ovs_agent"):
+    # ovn-controller before the bridges go: it would create br-int again.
+    for first in ("nova_compute", "ovs_agent", "ovn_controller"):
         procs.stop(first, term_wait=_QUICK_KILL.get(first, 10.0))
     compute.kill_guests(lay)
     procs.stop("libvirtd")

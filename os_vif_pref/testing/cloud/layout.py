@@ -50,6 +50,10 @@ class Settings:
     #: (a vendor's plugin options, ``catalogue_dirs``, ...).
     compute_options: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=dict)
+    #: The network back end: ``"ovs"`` (the Open vSwitch agent) or
+    #: ``"ovn"`` (ML2/OVN: northd, the databases and ovn-controller;
+    #: :mod:`os_vif_pref.testing.cloud.ovn`).  Chosen at ``up`` only.
+    backend: str = "ovs"
 
 
 @dataclasses.dataclass
@@ -130,6 +134,11 @@ class Layout:
     @property
     def ovsdb_connection(self) -> str:
         return f"unix:{self.ovs_dir / 'db.sock'}"
+
+    @property
+    def ovn_dir(self) -> Path:
+        """OVN's databases, sockets and run files (``backend = "ovn"``)."""
+        return self.sock_dir / "ovn"
 
     @property
     def vhost_dir(self) -> Path:

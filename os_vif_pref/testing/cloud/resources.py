@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from os_vif_pref.testing.cloud import configs, control, image
+from os_vif_pref.testing.cloud import configs, control, image, ovn
 from os_vif_pref.testing.cloud import layout as layout_mod
 from os_vif_pref.testing.cloud.layout import Layout
 from os_vif_pref.testing.cloud.procs import Procs, run
@@ -142,6 +142,9 @@ def wait_compute_ready(lay: Layout, procs: Procs,
 
 
 def wait_agent_alive(lay: Layout, procs: Procs) -> None:
+    if lay.settings.backend == "ovn":
+        ovn.wait_chassis_agent(lay, procs)
+        return
     def alive() -> bool:
         conn = control.admin_connection(lay)
         agents = list(conn.network.agents(
