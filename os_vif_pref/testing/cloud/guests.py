@@ -14,11 +14,13 @@ import dataclasses
 import json
 from pathlib import Path
 import re
+import sys
 import time
 from typing import Any
 
 from os_vif_pref.testing.cloud import compute
 from os_vif_pref.testing.cloud.launcher import Cloud
+from os_vif_pref.testing.cloud.procs import CloudError, Procs, run, tail
 
 
 class GuestError(AssertionError):
@@ -153,9 +155,16 @@ def wait_console(cloud: Cloud, guest: Guest, pattern: str,
 
 def peer_ok(cloud: Cloud, guest: Guest, peer: str, timeout: float = 150,
             before: str = "") -> float:
-    """Wait until ``guest`` reports ``PEER <peer> OK`` (after ``before``)."""
-    return wait_console(cloud, guest, rf"^PEER {re.escape(peer)} OK",
-                        timeout=timeout, before=before)
+    """Wait until ``guest`` reports ``PEER <peer> OK`` (after ``before``).
+
+    On timeout the error also carries the host's OVS state and logs
+    (:func:`ovs_diagnostics`).
+    """
+    try:
+        return wait_console(cloud, guest, rf"^PEER {re.escape(peer)} OK",
+                            timeout=timeout, before=before)
+    except GuestError as exc:
+        raise GuestError(f"{exc}\n{ovs_diagnostics(cloud)}") from None
 
 
 def peer_never_ok(cloud: Cloud, guest: Guest, peer: str,
@@ -203,6 +212,92 @@ def delete(cloud: Cloud, guest: Guest, timeout: float = 120) -> None:
         raise GuestError(f"server {guest.id} not deleted within {timeout} s")
     for p in guest.ports:
         conn.network.delete_port(p.id, ignore_missing=True)
+    settle_ovs(cloud, guest.server.name)
+
+
+#: Seconds :func:`settle_ovs` waited, per guest (read by the diagnostics).
+SETTLE_TIMES: dict[str, float] = {}
+
+
+def settle_ovs(cloud: Cloud, what: str, timeout: float = 300) -> float:
+    """Wait until the host's ovs-vswitchd has applied every OVSDB change.
+
+    Nova's delete returns once os-vif removed the port from OVSDB
+    (``pref_ovs`` does not wait for ovs-vswitchd by default).  DPDK then
+    tears the vhost-user port down in ovs-vswitchd's main thread, which
+    under QEMU's emulation on this machine has been seen to take minutes;
+    while it does, nothing else is reconfigured and the taps (polled by
+    the main thread in the userspace datapath) pass no traffic.  A
+    scenario that starts then fails for a reason that is not its own, so
+    every delete waits here, bounded, naming the daemon's log when the
+    bound is reached.  Returns the seconds waited.
+
+    ovs-vsctl waits for ovs-vswitchd only after a change (it bumps
+    ``next_cfg`` and waits until ``cur_cfg`` caught up, i.e. until the
+    daemon applied everything written before), so the wait writes a
+    marker of its own into ``external_ids``.
+    """
+    lay = cloud.lay
+    start = time.monotonic()
+    try:
+        run(["ovs-vsctl", f"--db={lay.ovsdb_connection}",
+             f"--timeout={int(timeout)}", "set", "Open_vSwitch", ".",
+             f"external_ids:ovp-settled={time.time():.0f}"],
+            what="ovs-vsctl (waiting for ovs-vswitchd)",
+            env=compute.ovs_env(lay), timeout=timeout + 10)
+    except CloudError as exc:
+        log = Procs(lay.root).log("ovs_vswitchd")
+        raise GuestError(
+            f"after deleting {what}: ovs-vswitchd did not apply the unplug "
+            f"within {timeout:.0f} s ({exc}); last lines of {log}:\n"
+            f"{tail(log, 25)}") from exc
+    waited = time.monotonic() - start
+    SETTLE_TIMES[what] = waited
+    if waited > 5:
+        print(f"ovs-vswitchd took {waited:.1f} s to apply the unplug of "
+              f"{what}", file=sys.stderr, flush=True)
+    return waited
+
+
+def ovs_diagnostics(cloud: Cloud) -> str:
+    """What the DPDK host's OVS and agent say now, for a failed ping.
+
+    A guest that cannot reach its peer is a symptom with several causes
+    here (a port without its VLAN tag, missing flows, a datapath that
+    lost a port, a busy ovs-vswitchd): the message carries the evidence
+    so that a CI log alone tells which.
+    """
+    lay = cloud.lay
+    env = compute.ovs_env(lay)
+    ctl = str(lay.ovs_dir / "ovs-vswitchd.ctl")
+    parts = []
+    for title, argv in (
+            ("br-int ports (name, ofport, tag, type)",
+             ["ovs-vsctl", f"--db={lay.ovsdb_connection}", "--timeout=10",
+              "--format=csv", "--columns=name,ofport,type,error", "list",
+              "Interface"]),
+            ("port tags", ["ovs-vsctl", f"--db={lay.ovsdb_connection}",
+                           "--timeout=10", "--format=csv",
+                           "--columns=name,tag", "list", "Port"]),
+            ("datapath", ["ovs-appctl", "-t", ctl, "--timeout=10",
+                          "dpif/show"]),
+            ("br-int flows", ["ovs-ofctl", "--timeout=10", "dump-flows",
+                              f"unix:{lay.ovs_dir / 'br-int.mgmt'}",
+                              "--names", "--no-stats"]),
+            ("pmd", ["ovs-appctl", "-t", ctl, "--timeout=10",
+                     "dpif-netdev/pmd-rxq-show"])):
+        try:
+            out = run(argv, what=argv[0], env=env, timeout=20)
+        except CloudError as exc:
+            out = str(exc)
+        parts.append(f"--- {title}:\n{out.strip()}")
+    settle = ", ".join(f"{k} {v:.1f} s" for k, v in SETTLE_TIMES.items())
+    parts.append(f"--- ovs-vsctl sync after deletes: {settle or 'none'}")
+    procs = Procs(lay.root)
+    for name in ("ovs_vswitchd", "ovs_agent"):
+        parts.append(f"--- last lines of {procs.log(name)}:\n"
+                     f"{tail(procs.log(name), 15)}")
+    return "\n".join(parts)
 
 
 # -- what is plugged on the host ---------------------------------------------
