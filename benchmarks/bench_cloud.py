@@ -12,7 +12,11 @@ machine's load falls on both; switching restarts neutron-server and
 nova-compute, outside the timed part.  Also printed: the cloud's own
 start-up time and memory (RSS and PSS of every process it started).
 
-    python benchmarks/bench_cloud.py [--dir DIR] [--rounds N]
+    python benchmarks/bench_cloud.py [--dir DIR] [--rounds N] [--backend ovn]
+
+``--backend ovn`` runs the same on ML2/OVN (``pref_ovn`` against ``ovn``;
+Neutron's CPU is then its API and RPC server, and OVN's daemons' CPU and
+memory are printed on their own).
 
 Without ``--dir`` a cloud is started in a temporary directory and stopped
 at the end.  Nothing here is asserted: speed is reported, never tested.
@@ -37,6 +41,10 @@ from os_vif_pref.testing.cloud.layout import Settings  # noqa: E402
 MODES = {
     "ours": {"neutron_driver": "pref_openvswitch", "nova_integration": True},
     "stock": {"neutron_driver": "openvswitch", "nova_integration": False},
+}
+OVN_MODES = {
+    "ours": {"neutron_driver": "pref_ovn", "nova_integration": True},
+    "stock": {"neutron_driver": "ovn", "nova_integration": False},
 }
 PEER_IP = "203.0.113.5"
 GUEST_IP = "203.0.113.31"
@@ -77,10 +85,12 @@ def cpu_seconds(cloud: launcher.Cloud, services: tuple[str, ...]) -> float:
     return total / CLK
 
 
-def memory(cloud: launcher.Cloud) -> tuple[float, float, int]:
-    """(RSS MiB, PSS MiB, processes) of everything the cloud started."""
+def memory(cloud: launcher.Cloud, services: tuple[str, ...] | None = None
+           ) -> tuple[float, float, int]:
+    """(RSS MiB, PSS MiB, processes) of everything the cloud started
+    (or of ``services`` only)."""
     pids = []
-    for name in cloud.procs.names():
+    for name in services if services is not None else cloud.procs.names():
         pgid = cloud.procs.pid(name)
         if pgid is not None:
             pids += group_pids(pgid)
@@ -98,6 +108,8 @@ def memory(cloud: launcher.Cloud) -> tuple[float, float, int]:
 
 NOVA = ("nova_compute",)
 NEUTRON = ("neutron_api", "neutron_rpc", "ovs_agent")
+#: The OVN back end's daemons (ovn.SERVICES).
+OVN = ("ovn_nb", "ovn_sb", "ovn_northd", "ovn_controller")
 
 
 def one_boot(cloud: launcher.Cloud, mode: str, n: int) -> dict[str, float]:
@@ -123,26 +135,36 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="a running cloud")
     parser.add_argument("--rounds", type=int, default=3,
                         help="ABBA rounds: each boots 2 servers per mode")
+    parser.add_argument("--backend", choices=("ovs", "ovn"), default="ovs",
+                        help="the network back end of a cloud started here")
     args = parser.parse_args()
+    modes = OVN_MODES if args.backend == "ovn" else MODES
     tmp = None
     if args.dir:
         cloud = launcher.Cloud.attach(args.dir)
+        modes = OVN_MODES if cloud.lay.settings.backend == "ovn" else MODES
         print("cloud: attached to", args.dir)
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bench-cloud-"))
         t0 = time.monotonic()
-        cloud = launcher.up(tmp, settings=Settings(**MODES["ours"]))
+        cloud = launcher.up(tmp, settings=Settings(
+            backend=args.backend, **modes["ours"]))
         started = time.monotonic() - t0
         rss, pss, count = memory(cloud)
         print(f"cloud start-up: {started:.1f} s from empty directories; "
               f"{count} processes, RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
         for step, secs in cloud.timings.items():
             print(f"  {step}: {secs:.1f} s")
+    if cloud.lay.settings.backend == "ovn":
+        rss, pss, count = memory(cloud, OVN)
+        print(f"OVN daemons ({', '.join(OVN)}): {count} processes, RSS "
+              f"{rss:.0f} MiB, PSS {pss:.0f} MiB, CPU so far "
+              f"{cpu_seconds(cloud, OVN):.1f} s")
     try:
-        cloud.reconfigure(**MODES["ours"])
+        cloud.reconfigure(**modes["ours"])
         peer = guests.boot(cloud, "bench-peer", PEER_IP, peers=[GUEST_IP],
                            hugepages=True)
-        results: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
+        results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         order = []
         for r in range(args.rounds):
             pair = ["ours", "stock"] if r % 2 == 0 else ["stock", "ours"]
@@ -150,7 +172,7 @@ def main() -> int:
         # Collapse consecutive equal modes into one switch.
         n = 0
         for mode in order:
-            cloud.reconfigure(**MODES[mode])
+            cloud.reconfigure(**modes[mode])
             res = one_boot(cloud, mode, n)
             n += 1
             results[mode].append(res)
