@@ -131,7 +131,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory
             yield c
             return
         root = tmp_path_factory.mktemp("cloud")
-        c = launcher.up(root, settings=Settings(**MODES["ours"]))
+        # Two hosts (test_two_hosts.py); compute2 stays disabled while
+        # the one-host scenarios run.
+        c = launcher.up(root, settings=Settings(**MODES["ours"]), hosts=2)
     try:
         yield c
     finally:

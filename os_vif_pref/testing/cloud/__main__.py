@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECTION.KEY=VALUE",
         help="an extra nova.conf option of the compute host (repeatable), "
              "e.g. os_vif_pref.catalogue_dirs=/srv/vendor/catalogue.d")
+    p_up.add_argument(
+        "--hosts", type=int, choices=(1, 2), default=1,
+        help="compute hosts: 1 (compute1, OVS-DPDK) or 2 (and compute2: "
+             "plain OVS in a network namespace of its own)")
     p_down = sub.add_parser("down", help="stop everything of the cloud")
     p_down.add_argument("--dir", required=True, type=Path)
     p_status = sub.add_parser("status", help="which services run")
@@ -53,10 +57,16 @@ def main(argv: list[str] | None = None) -> int:
                     parser.error(f"--compute-option {item!r}: want "
                                  "SECTION.KEY=VALUE")
                 settings.compute_options.setdefault(section, {})[key] = value
-            cloud = launcher.up(args.dir, settings=settings)
+            cloud = launcher.up(args.dir, settings=settings,
+                                hosts=args.hosts)
             print(f"source {cloud.root / 'openrc'}   # admin")
             print(f"source {cloud.root / 'openrc.member'}   # member of demo")
             print(json.dumps(cloud.info, indent=2))
+            names = ["compute1"] + (["compute2 (disabled: enable it with "
+                                    "'openstack compute service set "
+                                    "--enable compute2 nova-compute')"]
+                                   if args.hosts == 2 else [])
+            print("compute hosts: " + ", ".join(names))
         elif args.command == "down":
             launcher.down(args.dir)
         else:

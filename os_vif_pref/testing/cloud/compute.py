@@ -18,6 +18,7 @@ security driver, which is what a container without systemd allows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import contextlib
 import json
 import os
@@ -120,7 +121,7 @@ def start_ovs_agent(lay: Layout, procs: Procs) -> None:
 
 
 def _libvirt_private(lay: Layout) -> Path:
-    return lay.sock_dir / "libvirt"
+    return lay.libvirt_run.parents[1]
 
 
 def reserve_hugepages(lay: Layout) -> None:
@@ -140,13 +141,23 @@ def release_hugepages(lay: Layout) -> None:
             NR_HUGEPAGES.write_text(f"{lay.hugepages_before}\n")
 
 
-def start_libvirt(lay: Layout, procs: Procs) -> None:
-    """libvirtd and virtlogd in their private mount namespace."""
+def start_libvirt(lay: Layout, procs: Procs, *, name: str = "libvirtd",
+                  prefix: Sequence[str] = (), extra_conf: str = "",
+                  hostname: str | None = None) -> None:
+    """libvirtd and virtlogd in their private mount namespace.
+
+    ``name``, ``prefix`` (e.g. ``ip netns exec NS``), ``extra_conf``
+    (libvirtd.conf lines: the TCP listener of a migration) and
+    ``hostname`` (a UTS namespace of its own: Nova names the hypervisor,
+    and Placement its resource provider, after libvirt's hostname, which
+    must differ between hosts) serve the second host (hosts.py), whose
+    private directories ``lay`` names.
+    """
     priv = _libvirt_private(lay)
     dirs = {"run": "/run", "etc": "/etc/libvirt", "lib": "/var/lib/libvirt",
             "log": "/var/log/libvirt", "cache": "/var/cache/libvirt"}
-    for name in dirs:
-        (priv / name).mkdir(parents=True, exist_ok=True)
+    for sub in dirs:
+        (priv / sub).mkdir(parents=True, exist_ok=True)
     etc = priv / "etc"
     if not (etc / "qemu.conf").exists() and Path("/etc/libvirt").is_dir():
         shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True,
@@ -157,7 +168,7 @@ def start_libvirt(lay: Layout, procs: Procs) -> None:
         'unix_sock_dir = "/run/libvirt"\n'
         'unix_sock_group = "root"\nunix_sock_rw_perms = "0770"\n'
         'auth_unix_rw = "none"\nauth_unix_ro = "none"\n'
-        'log_outputs = "3:stderr"\n')
+        'log_outputs = "3:stderr"\n' + extra_conf)
     (etc / "qemu.conf").write_text(
         'user = "root"\ngroup = "root"\ndynamic_ownership = 0\n'
         'remember_owner = 0\nsecurity_driver = "none"\n'
@@ -175,15 +186,18 @@ def start_libvirt(lay: Layout, procs: Procs) -> None:
         "set -e\n"
         f"{mounts}\n"
         "mkdir -p /run/libvirt\n"
-        f"mount -t hugetlbfs -o pagesize=2M ovp-hugetlbfs {huge} || "
+        + (f"hostname {hostname}\n" if hostname else "")
+        + f"mount -t hugetlbfs -o pagesize=2M ovp-hugetlbfs {huge} || "
         "echo 'no hugetlbfs: the hugepages flavor will not fit'\n"
         "virtlogd &\n"
-        "exec libvirtd\n")
+        'exec libvirtd "$@"\n')
     script.chmod(0o755)
-    procs.start("libvirtd", ["unshare", "-m", "--propagation", "private",
-                             str(script)])
+    listen = ["--listen"] if "listen_tcp = 1" in extra_conf else []
+    uts = ["-u"] if hostname else []
+    procs.start(name, [*prefix, "unshare", "-m", *uts, "--propagation",
+                       "private", str(script), *listen])
     sock = lay.libvirt_run / "libvirt-sock"
-    procs.wait("libvirtd", f"its socket {sock}", sock.exists, timeout=60)
+    procs.wait(name, f"its socket {sock}", sock.exists, timeout=60)
 
 
 def write_compute_config(lay: Layout) -> Path:
@@ -193,8 +207,13 @@ def write_compute_config(lay: Layout) -> Path:
 
 def start_nova_compute(lay: Layout, procs: Procs) -> None:
     conf = write_compute_config(lay)
+    # With two hosts, the cloud's ssh (its key, known hosts and port;
+    # hosts.py) comes first on PATH: Nova's shared-storage probe uses it.
+    ssh_bin = lay.root / "ssh" / "bin"
+    env = ({"PATH": f"{ssh_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+           if lay.hosts >= 2 else None)
     procs.start("nova_compute", [lay.bin("nova-compute"),
-                                 "--config-file", str(conf)])
+                                 "--config-file", str(conf)], env=env)
 
 
 def qemu_pids(lay: Layout) -> list[int]:

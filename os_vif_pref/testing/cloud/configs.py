@@ -185,9 +185,21 @@ def nova_compute(lay: Layout, host: str = COMPUTE_HOST,
     conf.update(_privsep(lay, "nova_sys_admin", "vif_plug_ovs_privileged",
                          "vif_plug_linux_bridge_privileged",
                          "privsep_osbrick"))
+    if lay.hosts >= 2:
+        # Each host's own address (the veth pair of hosts.py): Nova's
+        # migrations reach the other host's libvirtd and QEMU there.
+        addr = lay.host_addr(2 if host == "compute2" else 1)
+        conf["DEFAULT"]["my_ip"] = addr
+        conf["libvirt"].update({"live_migration_scheme": "tcp",
+                                "live_migration_inbound_addr": addr})
+        # A netdev-datapath ``ovs`` port gets its tap from QEMU, which on
+        # the destination starts only with the migration: no plug-time
+        # event would ever come (Nova's option for such back ends).
+        conf["compute"] = {"live_migration_wait_for_vif_plug": "false"}
     if lay.settings.nova_integration:
         conf.update(os_vif_pref_compute(lay))
-    for more in (lay.settings.compute_options, extra or {}):
+    for more in (lay.settings.compute_options,
+                 lay.settings.host_options.get(host, {}), extra or {}):
         for section, opts in more.items():
             conf.setdefault(section, {}).update(opts)
     return conf

@@ -31,6 +31,7 @@ from os_vif_pref.testing.cloud import (
     ovn,
     resources,
 )
+from os_vif_pref.testing.cloud import hosts as hosts_mod
 from os_vif_pref.testing.cloud.layout import Layout, Settings
 from os_vif_pref.testing.cloud.procs import CloudError, Procs
 
@@ -112,16 +113,22 @@ class Cloud:
 
 
 def up(root: Path, progress: Progress | None = None,
-       settings: Settings | None = None) -> Cloud:
-    """Start a cloud in ``root`` (an empty or new directory)."""
+       settings: Settings | None = None, hosts: int = 1) -> Cloud:
+    """Start a cloud in ``root`` (an empty or new directory).
+
+    ``hosts=2`` adds compute2 (plain OVS, its own namespace: hosts.py).
+    """
     progress = progress or Progress()
-    lay = Layout.create(root)
+    lay = Layout.create(root, hosts=hosts)
     if settings is not None:
         lay.settings = settings
         lay.save()
     procs = Procs(lay.root)
     progress.say(f"cloud in {lay.root} (sockets in {lay.sock_dir})")
     try:
+        if hosts_mod.enabled(lay):
+            with progress.step("compute2's namespace, its wires, sshd"):
+                hosts_mod.start_infra(lay, procs)
         with progress.step("MariaDB, RabbitMQ, OVS-DPDK, libvirtd, "
                            "guest image"):
             compute.reserve_hugepages(lay)
@@ -129,11 +136,15 @@ def up(root: Path, progress: Progress | None = None,
                 lambda: infra.start_mariadb(lay, procs),
                 lambda: infra.start_rabbitmq(lay, procs),
                 lambda: compute.start_ovs_dpdk(lay, procs),
-                lambda: compute.start_libvirt(lay, procs),
+                lambda: compute.start_libvirt(
+                    lay, procs, extra_conf=hosts_mod.libvirt_extra(lay, 1)),
+                *_host2_jobs(lay, procs),
             ]
             if lay.settings.backend == "ovn":
                 jobs.append(lambda: ovn.start_central(lay, procs))
             image = _parallel(*jobs, resources.build_image)[-1]
+        if hosts_mod.enabled(lay):
+            hosts_mod.connect_physnet(lay)
         control.write_configs(lay)
         with progress.step("Keystone (bootstrap) and the schemas"):
             def keystone() -> None:
@@ -156,7 +167,12 @@ def up(root: Path, progress: Progress | None = None,
             else:
                 compute.start_ovs_agent(lay, procs)
             compute.start_nova_compute(lay, procs)
+            if hosts_mod.enabled(lay):
+                hosts_mod.start_ovs_agent(lay, procs)
+                hosts_mod.start_nova_compute(lay, procs)
             resources.wait_compute_ready(lay, procs, progress.say)
+            if hosts_mod.enabled(lay):
+                hosts_mod.wait_ready(lay, procs, progress.say)
         with progress.step("guest image, network and flavors"):
             info = resources.register(lay, image)
             if lay.settings.backend == "ovn":
@@ -171,6 +187,13 @@ def up(root: Path, progress: Progress | None = None,
     progress.say(f"cloud is up in {time.monotonic() - progress.start:.1f} s;"
                  f" openrc: {lay.root / 'openrc'}")
     return Cloud(lay, procs, info, dict(progress.steps))
+
+
+def _host2_jobs(lay: Layout, procs: Procs) -> list[Callable[[], Any]]:
+    if not hosts_mod.enabled(lay):
+        return []
+    return [lambda: hosts_mod.start_ovs(lay, procs),
+            lambda: hosts_mod.start_libvirt(lay, procs)]
 
 
 def reconfigure(lay: Layout, procs: Procs, progress: Progress | None = None,
@@ -188,13 +211,17 @@ def reconfigure(lay: Layout, procs: Procs, progress: Progress | None = None,
     nova_changed = (
         lay.settings.nova_integration != old.nova_integration
         or lay.settings.preference_order != old.preference_order
-        or lay.settings.disabled != old.disabled)
+        or lay.settings.disabled != old.disabled
+        or lay.settings.host_options != old.host_options)
     if nova_changed:
         progress.say(f"nova-compute: nova_integration = "
                      f"{lay.settings.nova_integration}, preference_order = "
                      f"{lay.settings.preference_order!r}, disabled = "
                      f"{lay.settings.disabled!r}")
-        restart_nova_compute(lay, procs)
+        jobs = [lambda: restart_nova_compute(lay, procs)]
+        if hosts_mod.enabled(lay):
+            jobs.append(lambda: hosts_mod.restart_nova_compute(lay, procs))
+        _parallel(*jobs)
 
 
 def restart_neutron_server(lay: Layout, procs: Procs) -> None:
@@ -229,8 +256,10 @@ def down(root: Path, quiet: bool = False) -> list[str]:
     # ovn-controller before the bridges go: it would create br-int again.
     for first in ("nova_compute", "ovs_agent", "ovn_controller"):
         procs.stop(first, term_wait=_QUICK_KILL.get(first, 10.0))
+    hosts_mod.stop_first(lay, procs)
     compute.kill_guests(lay)
     procs.stop("libvirtd")
+    hosts_mod.stop_rest(lay, procs)
     if procs.running("ovsdb_server") and procs.running("ovs_vswitchd"):
         for bridge in ("br-int", "br-phys"):
             with contextlib.suppress(CloudError):
@@ -238,6 +267,8 @@ def down(root: Path, quiet: bool = False) -> list[str]:
     procs.stop_all(kill_after=_QUICK_KILL)
     (lay.root / "links-at-down.txt").write_text("\n".join(links) + "\n")
     compute.delete_links([*links, "br-int", "br-phys"])
+    if lay.hosts >= 2:
+        hosts_mod.remove_network(lay)
     compute.remove_dpdk_runtime(lay)
     compute.release_hugepages(lay)
     lay.forget()
@@ -268,6 +299,8 @@ def leftovers(lay: Layout) -> list[str]:
             left.append(f"link {name}")
     if lay.sock_dir.exists():
         left.append(f"directory {lay.sock_dir}")
+    if lay.hosts >= 2:
+        left += hosts_mod.leftovers(lay)
     if (compute.DPDK_RUNTIME / compute.dpdk_prefix(lay)).exists():
         left.append(f"DPDK runtime {compute.dpdk_prefix(lay)}")
     with contextlib.suppress(OSError):

@@ -33,6 +33,10 @@ GUEST_CIDR = "203.0.113.0/24"
 #: The physical network the flat provider network maps to.
 PHYSNET = "physnet1"
 
+#: The compute hosts' own addresses (with ``--hosts 2``) come from RFC 5737
+#: TEST-NET-1, 192.0.2.0/24, a /30 per cloud: only on a veth pair.
+HOSTS_PREFIX = "192.0.2"
+
 
 @dataclasses.dataclass
 class Settings:
@@ -50,6 +54,11 @@ class Settings:
     #: (a vendor's plugin options, ``catalogue_dirs``, ...).
     compute_options: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=dict)
+    #: More nova.conf options of one compute host, ``{host: {section:
+    #: {key: value}}}`` (e.g. a binding an operator disabled on compute1
+    #: only, which makes compute1 refuse a server compute2 then takes).
+    host_options: dict[str, dict[str, dict[str, str]]] = dataclasses.field(
+        default_factory=dict)
     #: The network back end: ``"ovs"`` (the Open vSwitch agent) or
     #: ``"ovn"`` (ML2/OVN: northd, the databases and ovn-controller;
     #: :mod:`os_vif_pref.testing.cloud.ovn`).  Chosen at ``up`` only.
@@ -66,11 +75,17 @@ class Layout:
     settings: Settings
     bin_dir: Path
     hugepages_before: int | None = None
+    #: How many compute hosts (1: compute1 only; 2: compute2 in its own
+    #: network namespace, see hosts.py).
+    hosts: int = 1
+    #: With 2 hosts: the /30 of 192.0.2.0/24 the hosts' veth pair uses
+    #: (its first address; picked free at ``up`` so two clouds never clash).
+    host_net: int | None = None
 
     STATE = "cloud.json"
 
     @classmethod
-    def create(cls, root: Path) -> Layout:
+    def create(cls, root: Path, hosts: int = 1) -> Layout:
         root = root.resolve()
         root.mkdir(parents=True, exist_ok=True)
         if (root / cls.STATE).exists():
@@ -79,7 +94,8 @@ class Layout:
                 "run 'down --dir' first or choose another directory")
         sock_dir = Path(tempfile.mkdtemp(prefix="ovpc-", dir="/tmp"))
         layout = cls(root=root, sock_dir=sock_dir, ports=_free_ports(),
-                     settings=Settings(), bin_dir=Path(sys.executable).parent)
+                     settings=Settings(), bin_dir=Path(sys.executable).parent,
+                     hosts=hosts)
         layout.save()
         return layout
 
@@ -91,13 +107,16 @@ class Layout:
                    ports=data["ports"],
                    settings=Settings(**data["settings"]),
                    bin_dir=Path(data["bin_dir"]),
-                   hugepages_before=data.get("hugepages_before"))
+                   hugepages_before=data.get("hugepages_before"),
+                   hosts=data.get("hosts", 1),
+                   host_net=data.get("host_net"))
 
     def save(self) -> None:
         data = {"sock_dir": str(self.sock_dir), "ports": self.ports,
                 "settings": dataclasses.asdict(self.settings),
                 "bin_dir": str(self.bin_dir),
-                "hugepages_before": self.hugepages_before}
+                "hugepages_before": self.hugepages_before,
+                "hosts": self.hosts, "host_net": self.host_net}
         tmp = self.root / (self.STATE + ".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(tmp, self.root / self.STATE)
@@ -172,6 +191,13 @@ class Layout:
     @property
     def auth_url(self) -> str:
         return self.url("keystone", "/v3")
+
+    def host_addr(self, index: int) -> str:
+        """Compute host ``index``'s (1 or 2) own address: 127.0.0.1 with
+        one host, else its end of the hosts' veth pair in 192.0.2.0/24."""
+        if self.hosts < 2 or self.host_net is None:
+            return "127.0.0.1"
+        return f"{HOSTS_PREFIX}.{self.host_net + index}"
 
 
 #: Test-only credentials of a cloud nobody but the machine's root reaches

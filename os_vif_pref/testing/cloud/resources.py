@@ -103,12 +103,14 @@ def write_openrc(lay: Layout) -> None:
         (lay.root / name).write_text("\n".join(lines) + "\n")
 
 
-def _compute_service(lay: Layout) -> Any:
+def compute_service(lay: Layout, host: str = configs.COMPUTE_HOST) -> Any:
+    """nova-compute's service record of ``host`` (None before its first)."""
     conn = control.admin_connection(lay)
     for svc in conn.compute.services(binary="nova-compute"):
-        if svc.host == configs.COMPUTE_HOST:
+        if svc.host == host:
             return svc
     return None
+
 
 
 def _utc(stamp: str | None) -> datetime.datetime | None:
@@ -125,7 +127,7 @@ def wait_compute_ready(lay: Layout, procs: Procs,
     """nova-compute reporting, mapped to the cell, its agent alive."""
     say("  waiting for nova-compute to report")
     procs.wait("nova_compute", "its service record",
-               lambda: _compute_service(lay) is not None, timeout=240,
+               lambda: compute_service(lay) is not None, timeout=240,
                interval=1)
     say("  nova-manage cell_v2 discover_hosts")
     nova_conf = str(lay.etc("nova") / "nova.conf")
@@ -141,31 +143,35 @@ def wait_compute_ready(lay: Layout, procs: Procs,
     wait_agent_alive(lay, procs)
 
 
-def wait_agent_alive(lay: Layout, procs: Procs) -> None:
+def wait_agent_alive(lay: Layout, procs: Procs,
+                     host: str = configs.COMPUTE_HOST,
+                     name: str = "ovs_agent") -> None:
     if lay.settings.backend == "ovn":
         ovn.wait_chassis_agent(lay, procs)
         return
     def alive() -> bool:
         conn = control.admin_connection(lay)
         agents = list(conn.network.agents(
-            binary="neutron-openvswitch-agent", host=configs.COMPUTE_HOST))
+            binary="neutron-openvswitch-agent", host=host))
         return bool(agents) and all(a.is_alive for a in agents)
-    procs.wait("ovs_agent", "agent alive in Neutron", alive, timeout=180,
-               interval=1)
+    procs.wait(name, f"agent alive in Neutron ({host})", alive,
+               timeout=180, interval=1)
 
 
 def wait_compute_restarted(lay: Layout, procs: Procs,
-                           since: datetime.datetime) -> None:
+                           since: datetime.datetime,
+                           host: str = configs.COMPUTE_HOST,
+                           name: str = "nova_compute") -> None:
     """Wait for a restarted nova-compute's first report after ``since``.
 
     nova-compute reports once its start-up (driver init, re-plugging every
     VIF of running guests) is over, so this is "restarted and ready".
     """
     def reported() -> bool:
-        svc = _compute_service(lay)
+        svc = compute_service(lay, host)
         stamp = _utc(svc.updated_at) if svc is not None else None
         return stamp is not None and stamp > since and svc.state == "up"
-    procs.wait("nova_compute", "a service report after the restart",
+    procs.wait(name, f"a service report after the restart ({host})",
                reported, timeout=240, interval=1)
 
 
