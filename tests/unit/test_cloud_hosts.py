@@ -56,6 +56,21 @@ def test_each_host_has_its_own_address_ovs_and_libvirt(tmp_path: Path
     assert "live_migration_inbound_addr" not in single["libvirt"]
 
 
+def test_scheduler_tries_compute1_first(tmp_path: Path) -> None:
+    """compute2 reserves more memory and RAM weighs most: a server that
+    compute1 refuses is tried there first, then rescheduled."""
+    two = _layout(tmp_path)
+    written = hosts.nova_conf(two).read_text()
+    assert f"reserved_host_memory_mb = {hosts.RESERVED_MB_HOST2}" in written
+    assert "host = compute2" in written
+    assert int(hosts.RESERVED_MB_HOST2) > int(
+        configs.nova_compute(two)["DEFAULT"]["reserved_host_memory_mb"])
+    assert float(configs.nova_controller(two)["filter_scheduler"][
+        "ram_weight_multiplier"]) > 3
+    assert "ram_weight_multiplier" not in configs.nova_controller(
+        _layout(tmp_path, n_hosts=1))["filter_scheduler"]
+
+
 def test_host_options_reach_only_their_host(tmp_path: Path) -> None:
     lay = _layout(tmp_path, Settings(host_options={
         "compute1": {"os_vif_pref": {"disabled": "ovs"}}}))

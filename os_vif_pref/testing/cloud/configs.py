@@ -153,7 +153,14 @@ def _nova_common(lay: Layout) -> Sections:
 
 def nova_controller(lay: Layout) -> Sections:
     """nova.conf of nova-api, nova-conductor and nova-scheduler."""
-    return _nova_common(lay)
+    conf = _nova_common(lay)
+    if lay.hosts >= 2:
+        # compute2 reserves more memory (hosts.py): with the RAM weigher
+        # dominating, a server is tried on compute1 first (the reschedule
+        # scenario), whatever the CPU and disk weighers make of the guests
+        # already running there.
+        conf["filter_scheduler"]["ram_weight_multiplier"] = "10.0"
+    return conf
 
 
 def nova_compute(lay: Layout, host: str = COMPUTE_HOST,
