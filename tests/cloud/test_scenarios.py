@@ -93,6 +93,12 @@ def test_no_hugepages(cloud: Cloud, mode: str, peer: guests.Guest) -> None:
             names = guests.ovs_ports_of(cloud, port_id)
             assert len(names) == 1 and names[0].startswith("tap")
             assert guests.link_exists(names[0])
+            # The host made the tap (up, before the OVS port), libvirt
+            # uses it: no libvirt/vswitchd race on its flags.
+            assert details.get("ovs_create_tap") is True, details
+            assert re.search(
+                rf"<target dev=['\"]{names[0]}['\"] managed=['\"]no['\"]",
+                guests.domain_xml(cloud, guest))
             _both_ways(cloud, guest, peer, peer_before)
         else:
             # stock and old Nova: exactly stock, no offer anywhere.

@@ -139,9 +139,25 @@ class OursTestCase(CommonCases, base.Ml2BindingTestCase):
                          binding(port))
 
     def test_offer_prefers_ovs_on_netdev(self) -> None:
+        # The host creates the tap (see pref_openvswitch's docstring).
+        port = self.bind(base.DPDK_HOST,
+                         base.offer_profile("ovs", "ovs-vhostuser"))
+        self.assertEqual(("ovs", {**OVS_NETDEV, "ovs_create_tap": True}),
+                         binding(port))
+
+    def test_ovs_on_netdev_without_create_tap_when_configured_off(
+            self) -> None:
+        from oslo_config import cfg
+
+        cfg.CONF.set_override("ovs_create_tap", False, group="OVS_DRIVER")
         port = self.bind(base.DPDK_HOST,
                          base.offer_profile("ovs", "ovs-vhostuser"))
         self.assertEqual(("ovs", OVS_NETDEV), binding(port))
+
+    def test_vhostuser_never_asks_for_a_tap(self) -> None:
+        port = self.bind(base.DPDK_HOST,
+                         base.offer_profile("ovs-vhostuser", "ovs"))
+        self.assertNotIn("ovs_create_tap", binding(port)[1])
 
     def test_offer_prefers_what_the_agent_cannot_produce(self) -> None:
         port = self.bind(base.DPDK_HOST, base.offer_profile(
@@ -245,6 +261,7 @@ class OursTestCase(CommonCases, base.Ml2BindingTestCase):
         vif = nova.to_os_vif(port, offer=profile, network=self.net)
         self.assertEqual("VIFOpenVSwitch", vif.obj_name())
         self.assertEqual("netdev", vif.port_profile.datapath_type)
+        self.assertTrue(vif.port_profile.create_tap)
         self.assertEqual("br-int", vif.network.bridge)
 
 

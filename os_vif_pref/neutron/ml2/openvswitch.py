@@ -25,6 +25,21 @@ The candidates for an agent and segment, stock first:
 Nothing else is ever a candidate: the hybrid plug stays what the agent's
 firewall needs, and the offer cannot ask for a type the agent does not run.
 
+One detail differs from the stock code, and only with an offer: an ``ovs``
+candidate on a ``netdev`` bridge (no hybrid plug, vnic ``normal``) carries
+``ovs_create_tap`` when ``[OVS_DRIVER] ovs_create_tap`` is on, as Neutron's
+own OVN driver does for every ``ovs`` binding whatever the datapath (the
+stock OVS driver sets it on the ``system`` datapath only).  The host then
+creates the tap, up, before the port is added, and libvirt uses it
+(``managed='no'``).  Left to libvirt, the tap is created down and set up
+microseconds later while ovs-vswitchd's userspace datapath opens it and
+sets promiscuous mode from the flags it read at the creation: when the two
+interleave, the tap stays down and the guest's NIC is dead ("error sending
+Ethernet packet on tap...: Network is down" in vswitchd's log; seen in the
+one-machine cloud).  A host that sends an offer runs os-vif-pref's Nova
+side, which creates taps (catalogue field ``create_tap``); without an offer
+nothing changes.
+
 No offer, an unreadable one, or an offer computed for another host: the
 stock binding.  A readable offer for this host that contains none of the
 candidates: this driver does not bind that agent and segment (logged at
@@ -40,6 +55,7 @@ same trunk driver under this driver's name (:class:`TrunkDriver`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -76,6 +92,20 @@ def _without_vhost_user(agent: dict[str, Any]) -> dict[str, Any]:
     return {**agent, "configurations": conf}
 
 
+def _host_creates_tap(candidate: hook.Candidate) -> hook.Candidate:
+    """An ``ovs`` binding on a netdev bridge: the host creates the tap
+    (see the module's docstring for why); every other candidate as is."""
+    details = candidate.vif_details or {}
+    if (candidate.vif_type != portbindings.VIF_TYPE_OVS
+            or details.get(portbindings.OVS_DATAPATH_TYPE)
+            != ovs_const.OVS_DATAPATH_NETDEV
+            or details.get(portbindings.OVS_HYBRID_PLUG)
+            or not cfg.CONF.OVS_DRIVER.ovs_create_tap):
+        return candidate
+    return dataclasses.replace(candidate,
+                               vif_details={**details, "ovs_create_tap": True})
+
+
 class PrefOpenvswitchMechanismDriver(
         mech_openvswitch.OpenvswitchMechanismDriver):
     """Neutron's OVS driver; the host's offer orders its candidates."""
@@ -99,6 +129,8 @@ class PrefOpenvswitchMechanismDriver(
             out.append(hook.Candidate(
                 self.get_vif_type(context, plain, segment),
                 self.get_vif_details(context, plain, segment)))
+        if vnic_type == portbindings.VNIC_NORMAL:
+            out = [_host_creates_tap(c) for c in out]
         return out
 
     def try_to_bind_segment_for_agent(self, context: Any,

@@ -260,25 +260,48 @@ def settle_ovs(cloud: Cloud, what: str, timeout: float = 300) -> float:
 
 
 def ovs_diagnostics(cloud: Cloud) -> str:
-    """What the DPDK host's OVS and agent say now, for a failed ping.
+    """What each compute host's OVS, kernel and agent say now, for a failed
+    ping.
 
     A guest that cannot reach its peer is a symptom with several causes
     here (a port without its VLAN tag, missing flows, a datapath that
-    lost a port, a busy ovs-vswitchd): the message carries the evidence
-    so that a CI log alone tells which.
+    lost a port, a busy ovs-vswitchd, a guest tap the kernel has down):
+    the message carries the evidence so that a CI log alone tells which.
+    With two hosts, compute2's part follows compute1's.
     """
-    lay = cloud.lay
+    from os_vif_pref.testing.cloud import hosts
+
+    views: list[tuple[str, Any, list[str], str]] = [
+        ("compute1", cloud.lay, [], "")]
+    if hosts.enabled(cloud.lay):
+        views.append(("compute2", hosts.Host2Layout.of(cloud.lay),
+                      hosts.in_ns(cloud.lay), "h2_"))
+    parts = []
+    for host, lay, prefix, proc_prefix in views:
+        parts.append(f"=== {host}")
+        parts.extend(_host_diagnostics(lay, prefix, proc_prefix))
+    settle = ", ".join(f"{k} {v:.1f} s" for k, v in SETTLE_TIMES.items())
+    parts.append(f"--- ovs-vsctl sync after deletes: {settle or 'none'}")
+    return "\n".join(parts)
+
+
+def _host_diagnostics(lay: Any, prefix: list[str],
+                      proc_prefix: str) -> list[str]:
     env = compute.ovs_env(lay)
     ctl = str(lay.ovs_dir / "ovs-vswitchd.ctl")
     parts = []
     for title, argv in (
-            ("br-int ports (name, ofport, tag, type)",
+            ("interfaces (name, ofport, type, error)",
              ["ovs-vsctl", f"--db={lay.ovsdb_connection}", "--timeout=10",
               "--format=csv", "--columns=name,ofport,type,error", "list",
               "Interface"]),
             ("port tags", ["ovs-vsctl", f"--db={lay.ovsdb_connection}",
                            "--timeout=10", "--format=csv",
                            "--columns=name,tag", "list", "Port"]),
+            # A guest tap the kernel has down (no UP in its flags) drops
+            # everything both ways; vswitchd then logs "Network is down".
+            ("guest taps in the kernel (flags, carrier)",
+             [*prefix, "ip", "-o", "link", "show", "type", "tun"]),
             ("datapath", ["ovs-appctl", "-t", ctl, "--timeout=10",
                           "dpif/show"]),
             ("br-int flows", ["ovs-ofctl", "--timeout=10", "dump-flows",
@@ -291,13 +314,11 @@ def ovs_diagnostics(cloud: Cloud) -> str:
         except CloudError as exc:
             out = str(exc)
         parts.append(f"--- {title}:\n{out.strip()}")
-    settle = ", ".join(f"{k} {v:.1f} s" for k, v in SETTLE_TIMES.items())
-    parts.append(f"--- ovs-vsctl sync after deletes: {settle or 'none'}")
     procs = Procs(lay.root)
     for name in ("ovs_vswitchd", "ovs_agent"):
-        parts.append(f"--- last lines of {procs.log(name)}:\n"
-                     f"{tail(procs.log(name), 15)}")
-    return "\n".join(parts)
+        log = procs.log(proc_prefix + name)
+        parts.append(f"--- last lines of {log}:\n{tail(log, 15)}")
+    return parts
 
 
 # -- what is plugged on the host ---------------------------------------------
@@ -329,6 +350,19 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+def host_links(cloud: Cloud) -> set[str]:
+    """The kernel links of the cloud's host as ``cloud`` sees it (compute2's
+    are in its own network namespace)."""
+    from os_vif_pref.testing.cloud import hosts
+
+    if not isinstance(cloud.lay, hosts.Host2Layout):
+        return {p.name for p in Path("/sys/class/net").iterdir()}
+    out = run([*hosts.in_ns(cloud.lay), "ip", "-o", "link", "show"],
+              what="ip link show (compute2)", timeout=20)
+    return {line.split(":")[1].strip().split("@")[0]
+            for line in out.splitlines() if ":" in line}
+
+
 def vhost_sockets(cloud: Cloud) -> list[str]:
     d = cloud.lay.vhost_dir
     return sorted(p.name for p in d.iterdir()) if d.exists() else []
@@ -339,8 +373,9 @@ def plugged_for(cloud: Cloud, port_id: str) -> list[str]:
     kernel links and vhost-user sockets named after it."""
     short = port_id[:11]
     found = [f"ovs:{n}" for n in ovs_ports_of(cloud, port_id)]
+    links = host_links(cloud)
     for prefix in ("tap", "vhu", "qvo", "qvb", "qbr"):
-        if link_exists(prefix + short):
+        if prefix + short in links:
             found.append(f"link:{prefix + short}")
     found += [f"socket:{s}" for s in vhost_sockets(cloud) if short in s]
     return found
