@@ -188,3 +188,35 @@ def test_console_since_a_snapshot() -> None:
     assert since(restarted, old) == restarted
     assert since("\r\n", old) == "\r\n"  # new console, nothing printed yet
     assert since(grown, "") == grown
+
+
+def _layout_at(tmp_path: Path, name: str) -> Layout:
+    root = tmp_path / name
+    root.mkdir()
+    sock = tmp_path / "socks" / f"ovpc-{name}"
+    sock.mkdir(parents=True)
+    return Layout(root=root, sock_dir=sock, ports={}, settings=Settings(),
+                  bin_dir=Path(sys.executable).parent)
+
+
+def test_hugepages_go_back_with_the_last_cloud(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two clouds at once: the first one down leaves the pages to the
+    second, which restores the machine's own value (not the first's)."""
+    from os_vif_pref.testing.cloud import compute
+
+    nr = tmp_path / "nr_hugepages"
+    nr.write_text("0\n")
+    monkeypatch.setattr(compute, "NR_HUGEPAGES", nr)
+    a, b = _layout_at(tmp_path, "a"), _layout_at(tmp_path, "b")
+    compute.reserve_hugepages(a)
+    assert int(nr.read_text()) == compute.HUGEPAGES
+    compute.reserve_hugepages(b)
+    assert (a.hugepages_before, b.hugepages_before) == (0, 0)
+    assert compute.hugepages_holders(b) == {a.sock_dir: 0}
+
+    compute.release_hugepages(a)
+    assert int(nr.read_text()) == compute.HUGEPAGES, "b still runs"
+    assert compute.hugepages_holders(b) == {}
+    compute.release_hugepages(b)
+    assert int(nr.read_text()) == 0

@@ -124,19 +124,50 @@ def _libvirt_private(lay: Layout) -> Path:
     return lay.libvirt_run.parents[1]
 
 
+#: In each running cloud's socket directory: the machine's nr_hugepages
+#: before the first of the running clouds raised it.
+HUGEPAGES_MARK = "hugepages-before"
+
+
+def hugepages_holders(lay: Layout) -> dict[Path, int]:
+    """The other running clouds that reserved 2 MiB pages, with the value
+    each recorded as the machine's own.
+
+    ``nr_hugepages`` is one setting for the machine: a cloud that restored
+    it at ``down`` while another still ran took that cloud's hugepages away
+    (its hugepages servers then fail "Requested instance NUMA topology
+    cannot fit the given host NUMA topology"; seen with two clouds here).
+    """
+    out = {}
+    for mark in lay.sock_dir.parent.glob("ovpc-*/" + HUGEPAGES_MARK):
+        if mark.parent == lay.sock_dir:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            out[mark.parent] = int(mark.read_text())
+    return out
+
+
 def reserve_hugepages(lay: Layout) -> None:
-    """Reserve 2 MiB pages for the hugepages flavor; restored at down."""
+    """Reserve 2 MiB pages for the hugepages flavor; restored at down by the
+    last running cloud (the machine's value, not one a cloud had set)."""
     with contextlib.suppress(OSError):
         before = int(NR_HUGEPAGES.read_text())
         if lay.hugepages_before is None:
-            lay.hugepages_before = before
+            others = hugepages_holders(lay)
+            lay.hugepages_before = (min(others.values()) if others
+                                    else before)
             lay.save()
+        (lay.sock_dir / HUGEPAGES_MARK).write_text(
+            f"{lay.hugepages_before}\n")
         if before < HUGEPAGES:
             NR_HUGEPAGES.write_text(f"{HUGEPAGES}\n")
 
 
 def release_hugepages(lay: Layout) -> None:
-    if lay.hugepages_before is not None:
+    """Give the pages back, unless another running cloud still uses them."""
+    with contextlib.suppress(OSError):
+        (lay.sock_dir / HUGEPAGES_MARK).unlink(missing_ok=True)
+    if lay.hugepages_before is not None and not hugepages_holders(lay):
         with contextlib.suppress(OSError):
             NR_HUGEPAGES.write_text(f"{lay.hugepages_before}\n")
 

@@ -307,7 +307,8 @@ def leftovers(lay: Layout) -> list[str]:
         mounts = Path("/proc/mounts").read_text()
         left += [f"mount {line.split()[1]}" for line in mounts.splitlines()
                  if marker in line]
-    if lay.hugepages_before is not None:
+    if (lay.hugepages_before is not None
+            and not compute.hugepages_holders(lay)):
         with contextlib.suppress(OSError, ValueError):
             now = int(compute.NR_HUGEPAGES.read_text())
             if now != lay.hugepages_before:
