@@ -8,7 +8,10 @@ what each agent reports (stock).  A guest on each host pings the other
 over the provider network (a veth between the two ``br-phys``); a server
 compute1 refuses is rescheduled to compute2; a hugepages server bound
 vhost-user on compute1 is cold-migrated to compute2 (re-negotiated to
-``ovs``: the destination binding carries compute2's offer) and back.
+``ovs``: the destination binding carries compute2's offer) and resized back
+to compute1 (``vhostuser`` again); after compute1's nova-compute stops
+and is forced down, a server of compute1 is evacuated to compute2 and
+rebuilt there with compute2's binding.
 
 compute2's nova-compute is disabled while the one-host scenarios run
 (they expect compute1); :class:`TwoHosts` enables it for these and
@@ -26,13 +29,15 @@ from typing import Any
 import pytest
 
 from os_vif_pref.testing.cloud import compute, guests, hosts, launcher
+from os_vif_pref.testing.cloud.procs import run
 
 pytestmark = pytest.mark.cloud
 
 H1, H2 = "compute1", hosts.HOST2
 #: Guests of these scenarios (the one-host scenarios use .5, .21, .22).
-P_IP, Q_IP, M_IP, R_IP = ("203.0.113.31", "203.0.113.32", "203.0.113.33",
-                          "203.0.113.34")
+P_IP, Q_IP, M_IP, R_IP, E_IP = ("203.0.113.31", "203.0.113.32",
+                                "203.0.113.33", "203.0.113.34",
+                                "203.0.113.35")
 
 
 def on_host2(cloud: launcher.Cloud) -> launcher.Cloud:
@@ -157,9 +162,10 @@ def test_pair_and_cold_migration(cloud: launcher.Cloud, mode: str,
                                  pair: tuple[guests.Guest, guests.Guest]
                                  ) -> None:
     """A guest on each host pings the other, each bound as its host says;
-    a hugepages guest goes compute1 -> compute2 -> compute1 by cold
-    migration, re-negotiated each way (vhost-user -> ovs -> vhost-user),
-    and pings after each.
+    a hugepages guest goes compute1 -> compute2 by cold migration and back
+    to compute1 by a resize to a bigger hugepages flavor (the scheduler's
+    only other host), re-negotiated each way (vhost-user -> ovs ->
+    vhost-user), and pings after each.
 
     Ours: P (no hugepages) is ``ovs`` on compute1 (vhost-user left out of
     its offer), Q ``ovs`` on compute2, each with its host's offer.  Stock:
@@ -175,18 +181,32 @@ def test_pair_and_cold_migration(cloud: launcher.Cloud, mode: str,
     guests.peer_ok(cloud, p, Q_IP, timeout=240)
     guests.peer_ok(cloud, q, P_IP, timeout=240)
 
+    # The resize's flavor: hugepages as before, more memory (2 MiB pages
+    # for both fit in what the cloud reserved).
+    bigger = admin.compute.create_flavor(name=f"huge-384-{mode}", ram=384,
+                                         vcpus=1, disk=1, is_public=True)
+    admin.compute.create_flavor_extra_specs(bigger,
+                                            {"hw:mem_page_size": "2MB"})
     m = boot_on(cloud, H1, f"m-{mode}", M_IP, [P_IP, Q_IP], hugepages=True)
     try:
         guests.wait_status(cloud, m, "ACTIVE", timeout=300)
         assert_bound(cloud, m, H1, "vhostuser", mode, first="ovs-vhostuser")
         guests.peer_ok(cloud, m, Q_IP, timeout=240)
 
-        for dest, vif_type, first in ((H2, "ovs", "ovs"),
-                                      (H1, "vhostuser", "ovs-vhostuser")):
+        for dest, vif_type, first, flavor in (
+                (H2, "ovs", "ovs", None),
+                (H1, "vhostuser", "ovs-vhostuser", bigger)):
             before = guests.console(cloud, m)
-            admin.compute.migrate_server(m.id, host=dest)
+            if flavor is None:
+                admin.compute.migrate_server(m.id, host=dest)
+            else:
+                # No host to name: a resize never stays on its host here
+                # (allow_resize_to_same_host is off), so it goes to dest.
+                admin.compute.resize_server(m.id, flavor.id)
             guests.wait_status(cloud, m, "VERIFY_RESIZE", timeout=300)
             assert host_of(cloud, m) == dest
+            if flavor is not None:
+                assert admin.compute.get_server(m.id).flavor.ram == 384
             # The destination's binding, before the resize is confirmed.
             assert_bound(cloud, m, dest, vif_type, mode, first=first)
             xml = guests.domain_xml(cloud if dest == H1
@@ -204,6 +224,7 @@ def test_pair_and_cold_migration(cloud: launcher.Cloud, mode: str,
             assert_bound(cloud, m, dest, vif_type, mode)
     finally:
         guests.delete(cloud, m)
+        admin.compute.delete_flavor(bigger)
     assert not guests.plugged_for(cloud, m.ports[0].id)
     assert not guests.plugged_for(on_host2(cloud), m.ports[0].id)
 
@@ -327,4 +348,115 @@ def test_live_migration_destination_binding(
         for name in guests.ovs_ports_of(h2, port_id):
             compute.vsctl(h2.lay, "--if-exists", "del-port", "br-int", name,
                           wait=True)
+            # The tap compute2 created for it (the binding asks the host
+            # to create it) stays with it.
+            if name in guests.host_links(h2):
+                run([*hosts.in_ns(cloud.lay), "ip", "link", "del", name],
+                    what=f"ip link del {name} (compute2)")
     assert not guests.plugged_for(on_host2(cloud), port_id)
+
+
+@pytest.mark.parametrize("mode", ["ours", "stock"], indirect=True)
+def test_evacuation(cloud: launcher.Cloud, mode: str,
+                    pair: tuple[guests.Guest, guests.Guest]) -> None:
+    """compute1 fails: the server is rebuilt on compute2, bound as compute2
+    negotiates (``ovs`` where it was ``vhostuser``), and pings.
+
+    The failure, as an operator sees one: compute1's nova-compute stops
+    and the guest dies with the host (its domain destroyed), the service
+    is forced down, the admin evacuates to compute2 (rebuilt stopped, as
+    compute API 2.95 and later do) and starts it.  When compute1 comes
+    back it deletes its copy of the evacuated server.  What it leaves on
+    its OVS is recorded, the same in both modes: Nova's clean-up unplugs
+    with the server's *current* network info (compute2's ``ovs``), so the
+    source's vhost-user port stays (a Nova behaviour, stock alike; removed
+    here so the next scenario starts clean).
+    """
+    from os_vif_pref.testing.cloud import resources
+
+    p, q = pair
+    del p, q
+    admin = cloud.admin()
+    e = boot_on(cloud, H1, f"e-{mode}", E_IP, [P_IP, Q_IP], hugepages=True)
+    port_id = e.ports[0].id
+    service = None
+    try:
+        guests.wait_status(cloud, e, "ACTIVE", timeout=300)
+        assert_bound(cloud, e, H1, "vhostuser", mode, first="ovs-vhostuser")
+        source_ports = guests.ovs_ports_of(cloud, port_id)
+        guests.peer_ok(cloud, e, Q_IP, timeout=240)
+
+        cloud.procs.stop("nova_compute", term_wait=15.0)
+        service = resources.compute_service(cloud.lay, H1)
+        _destroy_domain(cloud, e)
+        admin.compute.update_service_forced_down(service, forced=True)
+        before = guests.console(cloud, e)
+        admin.compute.evacuate_server(e.id, host=H2)
+        deadline = time.monotonic() + 300
+        while host_of(cloud, e) != H2 and time.monotonic() < deadline:
+            time.sleep(1)
+        # Since compute API 2.95 an evacuated server is rebuilt stopped;
+        # the operator starts it.
+        guests.wait_status(cloud, e, "SHUTOFF", timeout=300)
+        assert host_of(cloud, e) == H2
+        admin.compute.start_server(e.id)
+        guests.wait_status(cloud, e, "ACTIVE", timeout=120)
+        port = guests.port(cloud, port_id)
+        assert (port.binding_host_id, port.binding_vif_type) == (H2, "ovs")
+        guests.peer_ok(cloud, e, Q_IP, before=before, timeout=240)
+        guests.peer_ok(cloud, e, P_IP, before=before, timeout=120)
+
+        # compute1 is back: it deletes its copy of the evacuated server.
+        _recover(cloud, service)
+        service = None
+        left = guests.ovs_ports_of(cloud, port_id)
+        assert left in ([], source_ports), (left, source_ports)
+        for name in left:
+            compute.vsctl(cloud.lay, "--if-exists", "del-port", "br-int",
+                          name, wait=True)
+        assert_bound(cloud, e, H2, "ovs", mode, first="ovs")
+        guests.peer_ok(cloud, e, Q_IP, before=before, timeout=120)
+    finally:
+        if service is not None:
+            _recover(cloud, service)
+        guests.delete(cloud, e)
+    assert not guests.plugged_for(cloud, port_id)
+    assert not guests.plugged_for(on_host2(cloud), port_id)
+
+
+def _destroy_domain(cloud: launcher.Cloud, guest: guests.Guest) -> None:
+    """compute1's copy of the guest dies (as with its host)."""
+    import libvirt
+
+    conn = libvirt.open(cloud.lay.libvirt_uri)
+    try:
+        conn.lookupByUUIDString(guest.id).destroy()
+    finally:
+        conn.close()
+
+
+def _recover(cloud: launcher.Cloud, service: Any) -> None:
+    """compute1's nova-compute back, its service no longer forced down.
+
+    In the operator's order: the service starts first and deletes its
+    copies of servers evacuated away, which completes their evacuation
+    records; Nova refuses to unset forced-down before that ("Unable to
+    force up host compute1 as `done` evacuation migration records
+    remain").
+    """
+    import datetime
+
+    from os_vif_pref.testing.cloud import resources
+
+    admin = cloud.admin()
+    since = datetime.datetime.now(datetime.timezone.utc)
+    compute.start_nova_compute(cloud.lay, cloud.procs)
+
+    def cleaned_up() -> bool:
+        return not [m for m in admin.compute.migrations(
+            migration_type="evacuation")
+            if m.source_compute == H1 and m.status == "done"]
+    cloud.procs.wait("nova_compute", "its clean-up of evacuated servers "
+                     "(compute1)", cleaned_up, timeout=240, interval=1)
+    admin.compute.update_service_forced_down(service, forced=False)
+    resources.wait_compute_restarted(cloud.lay, cloud.procs, since)
