@@ -154,6 +154,15 @@ class InProcessNeutron:
         plugins.setUp()
         self._plugin_cleanup = plugins.cleanUp
         manager.init()
+        # The demo's guests are network namespaces on veth pairs that stand
+        # in for libvirt's taps (Sandbox.attach_guest): the device exists
+        # before the plug, as when libvirt creates it.  A binding asking
+        # the host to create the tap (``ovs_create_tap``, which
+        # pref_openvswitch sets for ovs on a netdev bridge) would have
+        # os-vif create one in its place, so the demo's Neutron runs with
+        # the option off.
+        with contextlib.suppress(cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            self._override("ovs_create_tap", False, "OVS_DRIVER")
         self.plugin = directory.get_plugin()
         self.driver = driver
         return self.plugin
