@@ -285,7 +285,7 @@ def _migration_done(cloud: launcher.Cloud, guest: guests.Guest) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("mode", ["ours"], indirect=True)
+@pytest.mark.parametrize("mode", ["ours", "stock"], indirect=True)
 def test_live_migration_destination_binding(
         cloud: launcher.Cloud, mode: str,
         pair: tuple[guests.Guest, guests.Guest]) -> None:
@@ -300,10 +300,12 @@ def test_live_migration_destination_binding(
     file system it does not know as shared (NFS, GFS2, CephFS, ...), and
     Nova never passes ``VIR_MIGRATE_UNSAFE``; the rollback deletes the
     destination binding.  doc/source/reference/cloud.rst says why more.
+    Stock: the same destination binding (``ovs``, from compute2's agent),
+    no offer anywhere, the same refusal.
     """
     del pair  # compute2 enabled; the resident guests are not needed here
     admin = cloud.admin()
-    m = boot_on(cloud, H1, "lm-ours", M_IP, [P_IP, Q_IP], hugepages=True)
+    m = boot_on(cloud, H1, f"lm-{mode}", M_IP, [P_IP, Q_IP], hugepages=True)
     port_id = m.ports[0].id
     try:
         guests.wait_status(cloud, m, "ACTIVE", timeout=300)
@@ -324,8 +326,11 @@ def test_live_migration_destination_binding(
         assert status is not None, "the live migration did not end in 300 s"
         assert dest is not None, "no destination binding was ever seen"
         assert dest.status == "INACTIVE" and dest.vif_type == "ovs", dest
-        assert offer(dest.profile)["h"] == H2, dest.profile
-        assert offered_names(dest.profile)[0] == "ovs", dest.profile
+        if mode == "ours":
+            assert offer(dest.profile)["h"] == H2, dest.profile
+            assert offered_names(dest.profile)[0] == "ovs", dest.profile
+        else:
+            assert offer(dest.profile or {}) is None, dest.profile
         # Where it stops here, and why (compute1's nova-compute log).
         assert status in ("error", "failed"), status
         with open(log, "rb") as f:

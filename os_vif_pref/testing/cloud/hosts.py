@@ -347,7 +347,7 @@ def start_ovs(lay: Layout, procs: Procs) -> None:
             what="ovsdb-tool create (compute2)")
     env = compute.ovs_env(h2)
     procs.start("h2_ovsdb_server", [
-        *in_ns(lay), "ovsdb-server", str(db),
+        *in_ns(lay), *compute.OVS_NICE, "ovsdb-server", str(db),
         f"--remote=punix:{ovs / 'db.sock'}",
         f"--pidfile={ovs / 'ovsdb-server.pid'}",
         f"--unixctl={ovs / 'ovsdb-server.ctl'}", "--no-chdir"], env=env)
@@ -355,7 +355,8 @@ def start_ovs(lay: Layout, procs: Procs) -> None:
                lambda: (ovs / "db.sock").exists(), timeout=30)
     compute.vsctl(h2, "init")
     procs.start("h2_ovs_vswitchd", [
-        *in_ns(lay), "ovs-vswitchd", h2.ovsdb_connection,
+        *in_ns(lay), *compute.OVS_NICE, "ovs-vswitchd",
+        h2.ovsdb_connection,
         f"--pidfile={ovs / 'ovs-vswitchd.pid'}",
         f"--unixctl={ovs / 'ovs-vswitchd.ctl'}", "--no-chdir"], env=env)
 
