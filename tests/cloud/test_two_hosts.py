@@ -379,8 +379,7 @@ def test_evacuation(cloud: launcher.Cloud, mode: str,
     """
     from os_vif_pref.testing.cloud import resources
 
-    p, q = pair
-    del p, q
+    del pair  # compute2 enabled, P and Q up: the guest pings them
     admin = cloud.admin()
     e = boot_on(cloud, H1, f"e-{mode}", E_IP, [P_IP, Q_IP], hugepages=True)
     port_id = e.ports[0].id
