@@ -392,7 +392,7 @@ def test_evacuation(cloud: launcher.Cloud, mode: str,
 
         cloud.procs.stop("nova_compute", term_wait=15.0)
         service = resources.compute_service(cloud.lay, H1)
-        _destroy_domain(cloud, e)
+        guests.destroy_domain(cloud, e)
         admin.compute.update_service_forced_down(service, forced=True)
         before = guests.console(cloud, e)
         admin.compute.evacuate_server(e.id, host=H2)
@@ -426,17 +426,6 @@ def test_evacuation(cloud: launcher.Cloud, mode: str,
         guests.delete(cloud, e)
     assert not guests.plugged_for(cloud, port_id)
     assert not guests.plugged_for(on_host2(cloud), port_id)
-
-
-def _destroy_domain(cloud: launcher.Cloud, guest: guests.Guest) -> None:
-    """compute1's copy of the guest dies (as with its host)."""
-    import libvirt
-
-    conn = libvirt.open(cloud.lay.libvirt_uri)
-    try:
-        conn.lookupByUUIDString(guest.id).destroy()
-    finally:
-        conn.close()
 
 
 def _recover(cloud: launcher.Cloud, service: Any) -> None:

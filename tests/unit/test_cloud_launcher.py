@@ -220,3 +220,42 @@ def test_hugepages_go_back_with_the_last_cloud(
     assert compute.hugepages_holders(b) == {}
     compute.release_hugepages(b)
     assert int(nr.read_text()) == 0
+
+
+def test_domain_helpers_close_their_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """domain_xml and destroy_domain look the guest up by its server id on
+    the cloud's libvirtd and close the connection, also when libvirt
+    raises."""
+    import types
+
+    from os_vif_pref.testing.cloud import guests
+
+    calls: list[str] = []
+
+    class Dom:
+        def XMLDesc(self, flags: int) -> str:
+            return "<domain/>"
+
+        def destroy(self) -> None:
+            calls.append("destroy")
+            raise RuntimeError("libvirt says no")
+
+    class Conn:
+        def lookupByUUIDString(self, uuid: str) -> Dom:
+            calls.append(f"lookup {uuid}")
+            return Dom()
+
+        def close(self) -> None:
+            calls.append("close")
+
+    fake = types.SimpleNamespace(open=lambda uri: calls.append(uri) or Conn())
+    monkeypatch.setitem(sys.modules, "libvirt", fake)
+    cloud = types.SimpleNamespace(
+        lay=types.SimpleNamespace(libvirt_uri="qemu+unix:///x"))
+    guest = types.SimpleNamespace(id="srv-1")
+    assert guests.domain_xml(cloud, guest) == "<domain/>"
+    with pytest.raises(RuntimeError):
+        guests.destroy_domain(cloud, guest)
+    assert calls == ["qemu+unix:///x", "lookup srv-1", "close",
+                     "qemu+unix:///x", "lookup srv-1", "destroy", "close"]

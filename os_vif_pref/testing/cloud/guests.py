@@ -9,7 +9,8 @@ the vhost-user sockets, the kernel's links, libvirt's domain XML.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -381,15 +382,30 @@ def plugged_for(cloud: Cloud, port_id: str) -> list[str]:
     return found
 
 
-def domain_xml(cloud: Cloud, guest: Guest) -> str:
-    """The running domain's XML, from the cloud's libvirtd."""
+@contextlib.contextmanager
+def _domain(cloud: Cloud, guest: Guest) -> Iterator[Any]:
+    """The guest's domain on the cloud's libvirtd (the connection closed
+    after)."""
     import libvirt
 
     conn = libvirt.open(cloud.lay.libvirt_uri)
     try:
-        return str(conn.lookupByUUIDString(guest.id).XMLDesc(0))
+        yield conn.lookupByUUIDString(guest.id)
     finally:
         conn.close()
+
+
+def domain_xml(cloud: Cloud, guest: Guest) -> str:
+    """The running domain's XML, from the cloud's libvirtd."""
+    with _domain(cloud, guest) as dom:
+        return str(dom.XMLDesc(0))
+
+
+def destroy_domain(cloud: Cloud, guest: Guest) -> None:
+    """The guest dies as with its host: libvirt kills its QEMU, Nova is
+    not asked."""
+    with _domain(cloud, guest) as dom:
+        dom.destroy()
 
 
 def instance_events(cloud: Cloud, guest: Guest) -> list[dict[str, Any]]:
